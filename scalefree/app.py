@@ -1,0 +1,256 @@
+"""What image_learn.py does, as functions: set up a run from options, train, render.
+
+Everything here reports through `log` (one line at a time) and raises
+UserError for anything the user can fix; exiting is the CLI's job.
+"""
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import checkpoint, paths
+from .atomic import OutputError
+from .config import Config, ConfigError, field_names
+from .images import downscale, read_image, write_image
+
+DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "assets" / "astronaut.png"
+
+
+def _print(line):
+    print(line, flush=True)
+
+
+def _ensure_writable(directory, what):
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create {what} {directory}: {err.strerror or err}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {directory} is not writable")
+
+
+def _config_fields(typed):
+    names = set(field_names())
+    return {k: v for k, v in typed.items() if k in names}
+
+
+class Run:
+    """A model, the image it learns and where its outputs go, from typed options."""
+
+    def __init__(self, typed):
+        self.typed = typed
+        self.output_dir = typed.get("output_dir", "output")
+        self.frames_dir = typed.get("save_frames")
+        self.stored = None
+        if "model_file" in typed:
+            self.stored = checkpoint.load(typed["model_file"])
+            try:
+                stored_config = Config.from_dict(self.stored["config"])
+                self.image = self.stored["image"]
+                self.image_name = self.stored["image_name"]
+                self.cycle = int(self.stored["cycle"])
+            except (KeyError, TypeError, ValueError):
+                raise checkpoint.CheckpointError(
+                    f"cannot load model file {typed['model_file']}: it lacks what a checkpoint holds") from None
+            self.config = stored_config.merged(_config_fields(typed))
+        else:
+            self.config = Config(**_config_fields(typed))
+            self.image = None
+            self.image_name = None
+            self.cycle = 0
+        self.config.validate()
+        if "input_image" in typed or self.image is None:
+            path = typed.get("input_image", str(DEFAULT_IMAGE))
+            self.image = read_image(path)
+            self.image_name = os.path.basename(path)
+        self.train_image = downscale(self.image, self.config.downscale)
+        self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config)
+
+    @property
+    def size(self):
+        return self.train_image.shape[:2]
+
+    def trainer(self, strategy=None):
+        from .train import Trainer  # TensorFlow loads here, not for --help
+
+        weights = optimizer_weights = None
+        epoch = 0
+        if self.stored is not None:
+            weights = self.stored.get("weights")
+            optimizer_weights = self.stored.get("optimizer")
+            epoch = int(self.stored.get("epoch", 0))
+        try:
+            return Trainer(self.config, self.train_image, weights, optimizer_weights, epoch, strategy)
+        except ValueError as err:
+            if weights is None:
+                raise
+            raise checkpoint.CheckpointError(f"stored weights do not fit the network: {err}") from None
+
+
+def render_run(run, trainer, mult, border):
+    from .render import render
+
+    h, w = run.size
+    return render(trainer.predict, h, w, mult, border)
+
+
+class Training:
+    """The per-cycle work of a training run: log, checkpoint, frame, preview."""
+
+    def __init__(self, run, log=_print, show=None):
+        from .train import History
+
+        self.run = run
+        self.log = log
+        self.show = show
+        self.trainer = run.trainer()
+        self.history = History.from_list(run.stored.get("history", [])) if run.stored else History()
+        _ensure_writable(run.output_dir, "output directory")
+        if run.frames_dir:
+            _ensure_writable(run.frames_dir, "frames directory")
+
+    def start_message(self):
+        r, c = self.run, self.run.config
+        h, w = r.size
+        what = f"resuming at cycle {r.cycle} of" if r.stored else "training"
+        return (f"{what} {c.type} {c.n_dividers}d {c.n_hidden}h on {r.image_name} ({w}x{h}, "
+                f"{h * w} px), batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g}; "
+                f"checkpoints to {r.checkpoint_path}")
+
+    def on_cycle(self, result):
+        self.history.add(result)
+        self.run.cycle = result.cycle
+        self.log(f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
+                 f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s")
+        self.save()
+        frame = None
+        if self.run.frames_dir or self.show:
+            frame = render_run(self.run, self.trainer, 1.0, 0.0)
+        if self.run.frames_dir:
+            self._save_frame(result)
+        if self.show:
+            self.show(frame, result)
+
+    def save(self):
+        r = self.run
+        checkpoint.save(r.checkpoint_path, {
+            "config": r.config.to_dict(),
+            "image": r.image,
+            "image_name": r.image_name,
+            "cycle": r.cycle,
+            "epoch": self.trainer.epoch,
+            "weights": self.trainer.model.get_weights(),
+            "optimizer": self.trainer.optimizer_weights(),
+            "history": self.history.to_list(),
+        })
+
+    def _save_frame(self, result):
+        r = self.run
+        c = r.config
+        path = paths.frame_path(r.frames_dir, r.image_name, c, result.cycle)
+        write_image(render_run(r, self.trainer, c.disp_mult, c.border), path)
+        record = {"file": os.path.basename(path), **vars(result), "parameters": c.to_dict()}
+        with open(paths.frames_metadata_path(r.frames_dir), "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def train(self, stop_event):
+        """Train until a stop condition; return the reason."""
+        from .train import run_cycles
+
+        with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
+            return run_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
+
+
+@contextlib.contextmanager
+def _progress(trainer, epochs_per_cycle):
+    """A progress bar over a cycle's steps, shown only when a cycle is slow."""
+    from tqdm import tqdm
+
+    total = trainer.steps_per_epoch * epochs_per_cycle
+    state = {"bar": None, "done": 0}
+
+    def on_steps(n):
+        if state["bar"] is None or state["done"] >= total:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=total, unit="step", delay=2.0, leave=False, disable=None)
+            state["done"] = 0
+        state["bar"].update(n)
+        state["done"] += n
+
+    try:
+        yield on_steps
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(stop_event, log=_print):
+    """First Ctrl-C sets `stop_event` (finish the epoch, save, exit); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop_event.is_set():
+            raise KeyboardInterrupt
+        stop_event.set()
+        log("stopping after this epoch (Ctrl-C again to abort; the last checkpoint is kept)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def learn(typed, log=_print):
+    run = Run(typed)
+    if typed.get("just_image"):
+        return render_image(run, typed, log)
+    training = Training(run, log)
+    log(training.start_message())
+    stop = threading.Event()
+    started = time.perf_counter()
+    with stop_on_interrupt(stop, log):
+        reason = training.train(stop)
+    log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")
+    if run.frames_dir:
+        log(f"frames in {run.frames_dir}")
+    return 0
+
+
+def render_image(run, typed, log=_print):
+    if run.stored is None:
+        raise ConfigError("--just_image needs a model: give it with -m MODEL.pkl")
+    c = run.config
+    path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
+    trainer = run.trainer()
+    started = time.perf_counter()
+    picture = render_run(run, trainer, c.disp_mult, c.border)
+    write_image(picture, path)
+    h, w = picture.shape[:2]
+    log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {path}")
+    return 0
+
+
+def main(argv=None):
+    """Run image_learn with `argv`; return the exit code. Errors for the user are one line."""
+    from .errors import UserError
+    from .options import parse
+
+    typed = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        return learn(typed)
+    except UserError as err:
+        sys.stderr.write(f"image_learn.py: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("image_learn.py: aborted; the last saved checkpoint is kept\n")
+        return 130

@@ -1,0 +1,93 @@
+"""Command-line options of image_learn.py. Imports nothing heavy, so --help is instant."""
+
+import argparse
+import sys
+
+from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, Config
+
+DEFAULT_OUTPUT_DIR = "output"
+
+_D = Config()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, not the usage block: the user asked for something specific.
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def _option(parser, *flags, default=None, **kwargs):
+    """An option whose value is absent from the result unless typed.
+
+    Knowing what was typed is what lets a resumed run keep stored values for
+    everything else (see config.Config.merged).
+    """
+    shown = "" if default is None else f" (default: {default})"
+    kwargs["help"] = kwargs.get("help", "") + shown
+    parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+
+
+def build_parser():
+    p = _Parser(
+        prog="image_learn.py",
+        description="Learn an image with N lines or circles, each region one colour; "
+                    "watch it form, save frames, render the result at any size.",
+    )
+    g = p.add_argument_group("what to learn")
+    _option(g, "-i", "--input_image", metavar="IMAGE",
+            help="image to learn; without it and without -m, a bundled photo")
+    _option(g, "-m", "--model_file", metavar="MODEL.pkl",
+            help="checkpoint to resume from (or to render with --just_image); "
+                 "options typed here override the stored ones")
+    _option(g, "-t", "--type", default=_D.type, choices=DIVIDER_TYPES, metavar="TYPE",
+            help=f"divider units: {', '.join(DIVIDER_TYPES)} (relu: plain dense units, a smooth baseline)")
+    _option(g, "-d", "--n_dividers", type=int, default=_D.n_dividers, metavar="N",
+            help="number of divider units (lines or circles), the first layer")
+    _option(g, "-n", "--n_hidden", type=int, default=_D.n_hidden, metavar="M",
+            help="number of ReLU colour units, the second layer")
+    _option(g, "-p", "--downscale", type=float, default=_D.downscale,
+            help="shrink the image by this factor before training: faster, less detail")
+
+    g = p.add_argument_group("training")
+    _option(g, "-e", "--epochs_per_cycle", type=int, default=_D.epochs_per_cycle,
+            help="epochs per cycle; after each cycle: log line, checkpoint, frame, window update")
+    _option(g, "-c", "--cycles", type=int, default=_D.cycles, help="cycles to run, 0 = until stopped")
+    _option(g, "-l", "--learning_rate", type=float, default=_D.learning_rate, help="optimizer learning rate")
+    _option(g, "--optimizer", default=_D.optimizer, choices=OPTIMIZERS,
+            help=f"{', '.join(OPTIMIZERS)} (the first tool used adadelta)")
+    _option(g, "--init", default=_D.init, choices=INITS,
+            help="where dividers start: on the image's edges, or at random as the first tool did")
+    _option(g, "--batch_size", type=int, default=_D.batch_size, help="pixels per optimizer step")
+    _option(g, "-s", "--sharpness", type=float, default=_D.sharpness,
+            help="divider activation is tanh(sharpness * E): higher, harder region edges")
+    _option(g, "-g", "--gradient_sharpness", type=float, default=_D.gradient_sharpness,
+            help="false gradient: dividers learn through the slope of tanh(g * E); "
+                 "high values barely move them, low values keep them from settling")
+    _option(g, "--seed", type=int, help="random seed; the same seed gives the same run")
+    _option(g, "--max_seconds", type=float, default=_D.max_seconds,
+            help="stop after the cycle that passes this many seconds of training, 0 = no limit")
+    _option(g, "--target_psnr", type=float, default=_D.target_psnr,
+            help="stop after the cycle that reaches this PSNR in dB, 0 = no target")
+
+    g = p.add_argument_group("output")
+    _option(g, "--output_dir", default=DEFAULT_OUTPUT_DIR, metavar="DIR",
+            help="where checkpoints (and renders without -o) go")
+    _option(g, "-f", "--save_frames", metavar="DIR",
+            help="save a frame per cycle in DIR (created if missing), with frames.jsonl beside them")
+    _option(g, "-j", "--just_image", action="store_true",
+            help="render the model given with -m to an image; no training")
+    _option(g, "-o", "--output", metavar="FILE", help="file written by --just_image (.png, .jpg, ...)")
+    _option(g, "-x", "--disp_mult", type=float, default=_D.disp_mult,
+            help="render size as a multiple of the training image size")
+    _option(g, "-b", "--border", type=float, default=_D.border,
+            help="widen the rendered region by (1 + BORDER) about the centre, to see "
+                 "how the function extrapolates")
+    _option(g, "--no_display", action="store_true", help="no preview window")
+    _option(g, "--show", action="store_true", help="with --just_image: show the render in a window too")
+    return p
+
+
+def parse(argv):
+    """The options the user typed, as a dict (absent options are simply missing)."""
+    return vars(build_parser().parse_args(argv))
