@@ -69,7 +69,12 @@ class Run:
             self.image = read_image(path)
             self.image_name = os.path.basename(path)
         self.train_image = downscale(self.image, self.config.downscale)
-        self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config)
+        if self.stored is not None and "output_dir" not in typed:
+            # A resumed run goes on updating the file it came from.
+            self.checkpoint_path = typed["model_file"]
+            self.output_dir = os.path.dirname(os.path.abspath(self.checkpoint_path))
+        else:
+            self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config)
 
     @property
     def size(self):
@@ -105,14 +110,15 @@ class Training:
     def __init__(self, run, log=_print, show=None):
         from .train import History
 
+        # Checked before the slow start of TensorFlow, not after a first cycle.
+        _ensure_writable(run.output_dir, "output directory")
+        if run.frames_dir:
+            _ensure_writable(run.frames_dir, "frames directory")
         self.run = run
         self.log = log
         self.show = show
         self.trainer = run.trainer()
         self.history = History.from_list(run.stored.get("history", [])) if run.stored else History()
-        _ensure_writable(run.output_dir, "output directory")
-        if run.frames_dir:
-            _ensure_writable(run.frames_dir, "frames directory")
 
     def start_message(self):
         r, c = self.run, self.run.config

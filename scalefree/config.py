@@ -37,8 +37,8 @@ class Config:
     # Training.
     init: str = "edges"
     optimizer: str = "adam"
-    learning_rate: float = 0.01
-    batch_size: int = 512
+    learning_rate: float = 0.001
+    batch_size: int = 256
     epochs_per_cycle: int = 1
     cycles: int = 0
     downscale: float = 1.0

@@ -1,0 +1,144 @@
+"""image_learn.py as a user meets it: options, outputs, resume, bad input."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, half_planes_image
+from scalefree import checkpoint
+from scalefree.app import main
+
+SEED_OPTIONS = ["-i", "-t", "-d", "-n", "-m", "-j", "-e", "-c", "-x", "-b", "-p", "-l", "-s", "-g", "-f"]
+SEED_LONG = ["--input_image", "--type", "--n_dividers", "--n_hidden", "--model_file", "--just_image",
+             "--epochs_per_cycle", "--cycles", "--disp_mult", "--border", "--downscale",
+             "--learning_rate", "--sharpness", "--gradient_sharpness", "--save_frames"]
+
+
+def cli(*args, timeout=120):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, str(ROOT / "image_learn.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def assert_clean_error(result, pattern):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1, result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    path = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(32)).save(path)
+    return str(path)
+
+
+def test_help_lists_every_seed_option():
+    result = cli("--help")
+    assert result.returncode == 0
+    for flag in SEED_OPTIONS + SEED_LONG:
+        assert re.search(rf"(^|[\s,]){flag}\b", result.stdout), flag
+    for default in ["(default: linear)", "(default: 1000.0)", "(default: 5.0)"]:
+        assert default in result.stdout
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["-i", "/no/such.png"], "not found"),
+    (["-d", "0"], "n_dividers must be greater than 0"),
+    (["-n", "-3"], "n_hidden must be greater than 0"),
+    (["-x", "0"], "disp_mult must be greater than 0"),
+    (["-t", "triangles"], "invalid choice"),
+    (["-d", "many"], "invalid int"),
+    (["-m", "/no/such.pkl"], "cannot read model file"),
+    (["-j"], "needs a model"),
+])
+def test_bad_options_are_one_line_errors(args, pattern):
+    assert_clean_error(cli(*args, "--no_display"), pattern)
+
+
+def test_corrupt_image_and_corrupt_model(tmp_path):
+    bad_image = tmp_path / "bad.jpg"
+    bad_image.write_bytes(b"\xff\xd8\xff garbage")
+    assert_clean_error(cli("-i", str(bad_image)), "image")
+    bad_model = tmp_path / "bad.pkl"
+    bad_model.write_bytes(b"\x80\x05garbage")
+    assert_clean_error(cli("-m", str(bad_model)), "truncated or corrupt")
+
+
+def test_unwritable_output_dir(tmp_path, image_file):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_clean_error(cli("-i", image_file, "--output_dir", str(blocker / "sub"), "-c", "1"),
+                       "cannot create output directory")
+
+
+def run_main(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_resume_override_and_render(tmp_path, image_file, capsys):
+    out_dir, frames = tmp_path / "out", tmp_path / "frames"
+    code, out, _ = run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "2", "--seed", "0",
+                            "--output_dir", str(out_dir), "-f", str(frames), "--no_display")
+    assert code == 0
+    model = out_dir / "planes_linear_3d_4h.pkl"
+    assert str(model) in out and len(re.findall(r"^cycle\s+\d", out, re.M)) == 2
+    first = checkpoint.load(model)
+    assert first["cycle"] == 2 and first["config"]["learning_rate"] != 0.0042
+
+    frame_files = sorted(p.name for p in frames.glob("*.png"))
+    assert len(frame_files) == 2 and (frames / "frames.jsonl").read_text().count("\n") == 2
+
+    # The checkpoint renders exactly what the run saw at its last cycle.
+    render = tmp_path / "again.png"
+    code, out, _ = run_main(capsys, "-j", "-m", str(model), "-o", str(render))
+    assert code == 0 and str(render) in out
+    last_frame = np.asarray(Image.open(frames / frame_files[-1]))
+    np.testing.assert_array_equal(np.asarray(Image.open(render)), last_frame)
+
+    # Resume: the cycle count goes on and a typed option overrides the stored one.
+    code, out, _ = run_main(capsys, "-m", str(model), "-c", "1", "-l", "0.0042", "--no_display")
+    assert code == 0 and re.search(r"^cycle\s+3\b", out, re.M)
+    resumed = checkpoint.load(model)
+    assert resumed["cycle"] == 3 and resumed["config"]["learning_rate"] == 0.0042
+    assert resumed["config"]["n_hidden"] == 4 and len(resumed["history"]) == 3
+
+    # An option that cannot apply to the stored network is refused.
+    code, _, err = run_main(capsys, "-m", str(model), "-d", "5", "-c", "1")
+    assert code == 2 and "does not fit the stored network" in err
+    assert checkpoint.load(model)["cycle"] == 3
+
+    big = tmp_path / "big.png"
+    code, _, _ = run_main(capsys, "-j", "-m", str(model), "-x", "2", "-b", "3", "-o", str(big))
+    assert code == 0 and Image.open(big).size == (64, 64)
+
+
+def test_ctrl_c_finishes_the_epoch_saves_and_exits_zero(tmp_path, image_file):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
+         "--output_dir", str(tmp_path), "--no_display"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    lines = []
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        lines.append(proc.stdout.readline())
+        if lines[-1].startswith("cycle"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    saved = re.search(r"model saved to (\S+)", out).group(1)
+    assert checkpoint.load(saved)["cycle"] >= 1
+    assert "Traceback" not in err
