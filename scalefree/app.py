@@ -140,7 +140,7 @@ class Training:
         if self.run.frames_dir:
             self._save_frame(result)
         if self.show:
-            self.show(frame, result)
+            self.show(frame, result, self.trainer.model.get_layer("dividers").get_weights())
 
     def save(self):
         r = self.run
@@ -216,20 +216,58 @@ def stop_on_interrupt(stop_event, log=_print):
         signal.signal(signal.SIGINT, previous)
 
 
+def _window_app(log):
+    """The VisPy app for a preview window, or None (with a notice) when there can be none."""
+    from .window import NoWindow, _load_app
+
+    try:
+        return _load_app()
+    except NoWindow as err:
+        log(f"no preview window ({err}); going on without it")
+        return None
+
+
 def learn(typed, log=_print):
     run = Run(typed)
     if typed.get("just_image"):
         return render_image(run, typed, log)
-    training = Training(run, log)
+    app = None if typed.get("no_display") else _window_app(log)
+    mailbox = None
+    if app is not None:
+        from .window import Mailbox
+
+        mailbox = Mailbox()
+    training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
     log(training.start_message())
     stop = threading.Event()
     started = time.perf_counter()
     with stop_on_interrupt(stop, log):
-        reason = training.train(stop)
+        if app is None:
+            reason = training.train(stop)
+        else:
+            from .window import run_with_window
+
+            title = f"scalefree: {paths.run_name(run.image_name, run.config)}"
+            reason = run_with_window(run.train_image, lambda: training.train(stop), stop, mailbox, title, app)
     log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")
     if run.frames_dir:
         log(f"frames in {run.frames_dir}")
     return 0
+
+
+def _frame_sender(run, mailbox):
+    """What the training thread calls after each cycle to hand the window a frame."""
+    from .window import divider_segments, status_line
+
+    h, w = run.size
+
+    def send(frame, result, divider_weights):
+        segments = None
+        if run.config.type != "relu":
+            segments = divider_segments(run.config.type, divider_weights, h, w)
+        mailbox.put((frame, status_line(result), segments))
+
+    return send
 
 
 def render_image(run, typed, log=_print):
@@ -243,6 +281,12 @@ def render_image(run, typed, log=_print):
     write_image(picture, path)
     h, w = picture.shape[:2]
     log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {path}")
+    if typed.get("show"):
+        app = _window_app(log)
+        if app is not None:
+            from .window import show_until_closed
+
+            show_until_closed(run.train_image, picture, f"scalefree: {os.path.basename(path)}", app)
     return 0
 
 

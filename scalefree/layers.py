@@ -10,8 +10,8 @@ tanh(grad_sharpness * E).
 
 import math
 
-import keras
-import tensorflow as tf
+from ._tensorflow import keras, tf
+
 
 # Keeps |X - C| away from zero so that a pixel exactly on a centre gives E = 0
 # and finite gradients instead of 0/0.

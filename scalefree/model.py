@@ -1,7 +1,7 @@
 """The network: (x, y) -> N dividers -> M ReLU colour units -> 3 sigmoid outputs."""
 
-import keras
 
+from ._tensorflow import keras
 from .layers import CircleLayer, LineLayer
 
 _DIVIDERS = {"linear": LineLayer, "circular": CircleLayer}

@@ -10,10 +10,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from ._tensorflow import keras, tf
 from .coords import pixel_coords
 from .init import edge_dividers
 from .model import build_model, build_optimizer

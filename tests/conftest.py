@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import scalefree._tensorflow  # noqa: E402,F401  (before anything else loads TensorFlow)
 from scalefree.coords import pixel_coords  # noqa: E402
 
 HALF_PLANES = [((-0.3, 0.1), 0.4), ((0.2, -0.2), 2.0), ((0.1, 0.4), 4.0)]

@@ -1,0 +1,156 @@
+"""The preview window, on EGL with no X server and as a real window under Xvfb."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, half_planes_image
+from scalefree import checkpoint
+from scalefree.window import Mailbox, divider_segments
+
+EGL_PIXELS = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from scalefree.window import GAP, PreviewCanvas, _load_app
+    app = _load_app("egl")
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    approx = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    canvas = PreviewCanvas(target, app=app)
+    canvas.set_frame(approx, "status")
+    pixels = canvas.canvas.render()[..., :3]
+    np.save(sys.argv[2], np.stack([pixels[:37, :50], pixels[:37, 50 + GAP:100 + GAP]]))
+    np.save(sys.argv[3], np.stack([target, approx]))
+""")
+
+
+def test_canvas_shows_exactly_the_images_it_is_handed(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["EGL_PLATFORM"] = "surfaceless"
+    got, want = tmp_path / "got.npy", tmp_path / "want.npy"
+    result = subprocess.run([sys.executable, "-c", EGL_PIXELS, str(ROOT), str(got), str(want)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(np.load(got), np.load(want))
+
+
+def test_mailbox_keeps_only_the_newest():
+    box = Mailbox()
+    assert box.take() is None
+    box.put(1)
+    box.put(2)
+    assert box.take() == 2 and box.take() is None
+
+
+def test_divider_segments_stay_in_the_frame():
+    centers = np.array([[0.0, 0.0], [0.5, 0.5]], np.float32)
+    segs = divider_segments("linear", (centers, np.array([0.0, 1.0], np.float32)), 40, 60)
+    assert len(segs) > 0 and segs[:, 0].min() >= 0 and segs[:, 0].max() <= 60
+    assert segs[:, 1].min() >= 0 and segs[:, 1].max() <= 40
+    # A vertical line through the centre (normal along x) sits at x = width / 2.
+    first = divider_segments("linear", (centers[:1], np.array([0.0], np.float32)), 40, 60)
+    np.testing.assert_allclose(first[:, 0], 30.0, atol=1e-4)
+    circle = divider_segments("circular", (centers[:1], np.log(np.array([0.5], np.float32))), 40, 60)
+    np.testing.assert_allclose(np.hypot(circle[:, 0] - 30, circle[:, 1] - 20), 15.0, rtol=1e-3)
+
+
+@pytest.fixture
+def xvfb():
+    """A private X server; -displayfd avoids the display-number race of xvfb-run."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        display = ":" + f.readline().strip()
+    yield display
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def start_run(tmp_path, display, *extra):
+    image = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(48)).save(image)
+    env = {**os.environ, "DISPLAY": display, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "8", "-n", "8", "-c", "0",
+         "--output_dir", str(tmp_path / "out"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def wait_for_cycle(proc):
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("cycle"):
+            return
+    raise AssertionError("no cycle line: " + proc.stderr.read())
+
+
+def find_window(display):
+    for _ in range(50):
+        found = subprocess.run(["xdotool", "search", "--name", "scalefree"], capture_output=True, text=True,
+                               env={**os.environ, "DISPLAY": display})
+        if found.stdout.strip():
+            return int(found.stdout.split()[0])
+        time.sleep(0.2)
+    raise AssertionError("window not found")
+
+
+def close_like_a_window_manager(display, window_id):
+    from Xlib import X, display as xdisplay, protocol
+
+    d = xdisplay.Display(display)
+    window = d.create_resource_object("window", window_id)
+    delete = d.intern_atom("WM_DELETE_WINDOW")
+    event = protocol.event.ClientMessage(window=window, client_type=d.intern_atom("WM_PROTOCOLS"),
+                                         data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+    window.send_event(event, event_mask=X.NoEventMask)
+    d.flush()
+    d.close()
+
+
+@pytest.mark.parametrize("how", ["escape", "close"])
+def test_window_stop_saves_and_exits_zero(tmp_path, xvfb, how):
+    proc = start_run(tmp_path, xvfb)
+    try:
+        wait_for_cycle(proc)
+        window = find_window(xvfb)
+        asked = time.time()
+        if how == "escape":
+            subprocess.run(["xdotool", "key", "--window", str(window), "Escape"], check=True,
+                           env={**os.environ, "DISPLAY": xvfb})
+        else:
+            close_like_a_window_manager(xvfb, window)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    # An epoch of 48x48 pixels takes well under a second; allow for a loaded machine.
+    assert time.time() - asked < 20
+    saved = re.search(r"stopped after .* model saved to (\S+)", out).group(1)
+    assert checkpoint.load(saved)["cycle"] >= 1
+
+
+def test_without_a_display_the_run_goes_on_and_says_so(tmp_path):
+    image = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(32)).save(image)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "3", "-c", "2",
+         "--output_dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "no preview window (no display)" in result.stdout
+    assert len(re.findall(r"^cycle", result.stdout, re.M)) == 2
+
