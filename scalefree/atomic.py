@@ -11,6 +11,12 @@ class OutputError(UserError):
     """An output that cannot be written; the message is meant for the user."""
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success it replaces `path` in one step.
@@ -25,6 +31,8 @@ def atomic_path(path):
     except OSError as err:
         raise OutputError(f"cannot write to {directory}: {err.strerror or err}") from None
     os.close(fd)
+    # mkstemp makes the file private; the result should get the usual permissions.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         with open(tmp, "rb") as f:
