@@ -97,10 +97,21 @@ class Run:
             raise checkpoint.CheckpointError(f"stored weights do not fit the network: {err}") from None
 
 
-def render_run(run, trainer, mult, border):
-    from .render import render
+def render_run(run, trainer, mult, border, hard=False):
+    """The run's picture at `mult` x its training size, widened by `border`.
+
+    Line and circle models render by their partition (hard edges, one colour
+    a region, fast at any size) when asked or when the render is larger than
+    the training image, where the trained tanh would blur edges; otherwise by
+    evaluating the network, which is exactly what training sees.
+    """
+    from .render import render, render_partition
 
     h, w = run.size
+    if run.config.type != "relu" and (hard or mult > 1):
+        layers = [trainer.model.get_layer(name).get_weights() for name in ("colour_units", "rgb")]
+        return render_partition(run.config.type, trainer.model.get_layer("dividers").get_weights(),
+                                layers[0] + layers[1], h, w, mult, border)
     return render(trainer.predict, h, w, mult, border)
 
 
@@ -277,7 +288,7 @@ def render_image(run, typed, log=_print):
     path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
     trainer = run.trainer()
     started = time.perf_counter()
-    picture = render_run(run, trainer, c.disp_mult, c.border)
+    picture = render_run(run, trainer, c.disp_mult, c.border, hard=typed.get("hard", False))
     write_image(picture, path)
     h, w = picture.shape[:2]
     log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {path}")

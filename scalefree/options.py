@@ -83,6 +83,9 @@ def build_parser():
     _option(g, "-b", "--border", type=float, default=_D.border,
             help="widen the rendered region by (1 + BORDER) about the centre, to see "
                  "how the function extrapolates")
+    _option(g, "--hard", action="store_true",
+            help="render by the partition itself: hard edges, one colour a region (the default "
+                 "for renders larger than the training size)")
     _option(g, "--no_display", action="store_true", help="no preview window")
     _option(g, "--show", action="store_true", help="with --just_image: show the render in a window too")
     return p
