@@ -5,6 +5,7 @@ UserError for anything the user can fix; exiting is the CLI's job.
 """
 
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -258,6 +259,12 @@ def learn(typed, log=_print):
         else:
             from .window import run_with_window
 
+            # Tracing leaves TensorFlow garbage whose finalizers call into the
+            # runtime. Collected from the main thread while the worker ran a
+            # step (VisPy's glfw backend calls gc.collect() when a window
+            # closes), it deadlocked the step. So: trace and collect first.
+            training.trainer.warm_up()
+            gc.collect()
             title = f"scalefree: {paths.run_name(run.image_name, run.config)}"
             reason = run_with_window(run.train_image, lambda: training.train(stop), stop, mailbox, title, app)
     log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")

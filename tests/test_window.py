@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -79,7 +80,8 @@ def xvfb():
 def start_run(tmp_path, display, *extra):
     image = tmp_path / "planes.png"
     Image.fromarray(half_planes_image(48)).save(image)
-    env = {**os.environ, "DISPLAY": display, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # Faulthandler: a hung run can be made to print every thread's stack (SIGABRT).
+    env = {**os.environ, "DISPLAY": display, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "8", "-n", "8", "-c", "0",
          "--output_dir", str(tmp_path / "out"), *extra],
@@ -132,13 +134,18 @@ def test_window_stop_saves_and_exits_zero(tmp_path, xvfb, how):
                            env={**os.environ, "DISPLAY": xvfb})
         else:
             close_like_a_window_manager(xvfb, window)
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"run did not stop after {how}; its threads:\n{err[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     # An epoch of 48x48 pixels takes well under a second; allow for a loaded machine.
-    assert time.time() - asked < 20
+    assert time.time() - asked < 20, (time.time() - asked, out, err)
     saved = re.search(r"stopped after .* model saved to (\S+)", out).group(1)
     assert checkpoint.load(saved)["cycle"] >= 1
 

@@ -1,0 +1,20 @@
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_quick_benchmark_prints_every_table_and_column(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scalefree.bench", "--quick", "--save", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    for column in ["s/epoch", "Mpx·epoch/s", "GFLOP/s", "CPU (of all cores)", "full-batch s/epoch",
+                   "epoch / full-batch", "PSNR@", "speed-up", "peak RSS GB", "image_learn.py --help",
+                   "launch to first cycle line"]:
+        assert column in out, column
+    for config in ["linear 128/32", "circular 64/20", "relu 128/32"]:
+        assert config in out
+    assert "failed" not in out and "nan" not in out
+    saved = list(tmp_path.glob("*.md"))
+    assert len(saved) == 1 and saved[0].read_text().strip() in out.strip() or "Training" in saved[0].read_text()
