@@ -262,9 +262,11 @@ def learn(typed, log=_print):
             # Tracing leaves TensorFlow garbage whose finalizers call into the
             # runtime. Collected from the main thread while the worker ran a
             # step (VisPy's glfw backend calls gc.collect() when a window
-            # closes), it deadlocked the step. So: trace and collect first.
+            # closes), it stalled or deadlocked the step. So: trace, collect,
+            # and freeze what is left out of later collections.
             training.trainer.warm_up()
             gc.collect()
+            gc.freeze()
             title = f"scalefree: {paths.run_name(run.image_name, run.config)}"
             reason = run_with_window(run.train_image, lambda: training.train(stop), stop, mailbox, title, app)
     log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")

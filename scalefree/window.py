@@ -89,12 +89,14 @@ def divider_segments(kind, weights, height, width):
 class PreviewCanvas:
     """A VisPy canvas showing target | approximation, a status line and the dividers."""
 
-    def __init__(self, target, title="scalefree", app=None, show=True):
+    def __init__(self, target, title="scalefree", app=None, show=True, stop_event=None):
         from vispy import scene
 
         self.target = np.ascontiguousarray(target)
         self.h, self.w = self.target.shape[:2]
-        self.stop_requested = threading.Event()
+        # Set straight from the key and close callbacks, so that the worker
+        # sees a stop even while the main thread is busy inside VisPy.
+        self.stop_requested = stop_event or threading.Event()
         self.closed = False
         self.mode = "both"
         self._status = "starting"
@@ -202,14 +204,12 @@ def run_with_window(target, work, stop_event, mailbox, title, app):
         except BaseException as err:  # handed to the main thread
             outcome["error"] = err
 
-    canvas = PreviewCanvas(target, title=title, app=app)
+    canvas = PreviewCanvas(target, title=title, app=app, stop_event=stop_event)
     thread = threading.Thread(target=worker, name="scalefree-training", daemon=True)
     thread.start()
     try:
         while thread.is_alive():
             app.process_events()
-            if canvas.stop_requested.is_set():
-                stop_event.set()
             item = mailbox.take()
             if item is not None and not canvas.closed:
                 canvas.set_frame(*item)
