@@ -1,24 +1,20 @@
 #!/usr/bin/env python
 """Stitch the frames of one or more training runs into a video; see --help."""
 
-import argparse
 import os
 import sys
 
+from tqdm import tqdm
+
+from scalefree.cli import Parser, exit_code
 from scalefree.errors import UserError
 from scalefree.movie import CONTAINERS, MovieOptions, make_movie, parse_size
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
-
-
 def build_parser():
-    p = _Parser(prog="make_movie.py",
-                description="Make a video from frames saved with image_learn.py -f DIR. Several folders "
-                            "play one after another, or side by side with --grid.")
+    p = Parser(prog="make_movie.py",
+               description="Make a video from frames saved with image_learn.py -f DIR. Several folders "
+                           "play one after another, or side by side with --grid.")
     p.add_argument("folders", nargs="+", metavar="FRAMES_DIR", help="folder(s) of frames")
     p.add_argument("-o", "--output", metavar="FILE",
                    help=f"video to write ({', '.join(CONTAINERS)}); default: FRAMES_DIR.mp4 beside the folder")
@@ -37,25 +33,20 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     output = args.output or os.path.normpath(args.folders[0]) + ".mp4"
-    try:
+
+    def run():
         if args.scale is not None and args.scale <= 0:
             raise UserError(f"--scale must be greater than 0, got {args.scale:g}")
         options = MovieOptions(fps=args.fps, hold_first=args.hold_first, hold_last=args.hold_last,
                                size=parse_size(args.size) if args.size else None, scale=args.scale,
                                caption=args.caption, title=args.title, grid=args.grid)
-        from tqdm import tqdm
-
         with tqdm(unit="frame", delay=1.0, leave=False, disable=None) as bar:
             frames, (w, h) = make_movie(args.folders, output, options,
                                         warn=lambda m: print(m, file=sys.stderr), progress=bar.update)
-    except UserError as err:
-        sys.stderr.write(f"make_movie.py: error: {err}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("make_movie.py: interrupted; nothing was written\n")
-        return 130
-    print(f"wrote {frames} frames, {w}x{h}, {frames / options.fps:.1f} s, to {output}")
-    return 0
+        print(f"wrote {frames} frames, {w}x{h}, {frames / options.fps:.1f} s, to {output}")
+        return 0
+
+    return exit_code("make_movie.py", run, "interrupted; nothing was written")
 
 
 if __name__ == "__main__":

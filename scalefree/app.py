@@ -312,15 +312,8 @@ def render_image(run, typed, log=_print):
 
 def main(argv=None):
     """Run image_learn with `argv`; return the exit code. Errors for the user are one line."""
-    from .errors import UserError
+    from .cli import exit_code
     from .options import parse
 
     typed = parse(sys.argv[1:] if argv is None else argv)
-    try:
-        return learn(typed)
-    except UserError as err:
-        sys.stderr.write(f"image_learn.py: error: {err}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("image_learn.py: aborted; the last saved checkpoint is kept\n")
-        return 130
+    return exit_code("image_learn.py", lambda: learn(typed), "aborted; the last saved checkpoint is kept")

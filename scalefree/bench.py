@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
 FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random"}

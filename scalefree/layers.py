@@ -12,7 +12,6 @@ import math
 
 from ._tensorflow import keras, tf
 
-
 # Keeps |X - C| away from zero so that a pixel exactly on a centre gives E = 0
 # and finite gradients instead of 0/0.
 _EPS = 1e-12

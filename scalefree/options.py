@@ -1,20 +1,13 @@
 """Command-line options of image_learn.py. Imports nothing heavy, so --help is instant."""
 
 import argparse
-import sys
 
+from .cli import Parser
 from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, Config
 
 DEFAULT_OUTPUT_DIR = "output"
 
 _D = Config()
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        # One line, not the usage block: the user asked for something specific.
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
-        sys.exit(2)
 
 
 def _option(parser, *flags, default=None, **kwargs):
@@ -29,7 +22,7 @@ def _option(parser, *flags, default=None, **kwargs):
 
 
 def build_parser():
-    p = _Parser(
+    p = Parser(
         prog="image_learn.py",
         description="Learn an image with N lines or circles, each region one colour; "
                     "watch it form, save frames, render the result at any size.",

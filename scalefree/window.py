@@ -81,7 +81,8 @@ def divider_segments(kind, weights, height, width):
         points = to_pixels(np.stack([centers[:, :1] + r * np.cos(angle),
                                      centers[:, 1:] + r * np.sin(angle)], axis=-1))
     starts, ends = points[:, :-1].reshape(-1, 2), points[:, 1:].reshape(-1, 2)
-    inside = lambda p: (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
+    def inside(p):
+        return (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
     keep = inside(starts) & inside(ends)
     return np.stack([starts[keep], ends[keep]], axis=1).reshape(-1, 2).astype(np.float32)
 
