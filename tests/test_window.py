@@ -128,12 +128,14 @@ def test_window_stop_saves_and_exits_zero(tmp_path, xvfb, how):
     try:
         wait_for_cycle(proc)
         window = find_window(xvfb)
-        asked = time.time()
         if how == "escape":
             subprocess.run(["xdotool", "key", "--window", str(window), "Escape"], check=True,
                            env={**os.environ, "DISPLAY": xvfb})
         else:
             close_like_a_window_manager(xvfb, window)
+        # Timed from delivery: opening the test's own X connection has taken
+        # 25 s inside the full test session, while the run went on training.
+        asked = time.time()
         try:
             out, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
@@ -146,7 +148,7 @@ def test_window_stop_saves_and_exits_zero(tmp_path, xvfb, how):
     assert proc.returncode == 0, err
     # An epoch of 48x48 pixels takes well under a second; allow for a loaded machine.
     waited = time.time() - asked
-    assert waited < 20, f"{waited:.1f} s after {how}; stdout tail:\n{out[-1500:]}"
+    assert waited < 20, f"{waited:.1f} s after {how}; stdout tail:\n{out[-500:]}"
     saved = re.search(r"stopped after .* model saved to (\S+)", out).group(1)
     assert checkpoint.load(saved)["cycle"] >= 1
 
