@@ -109,17 +109,22 @@ def find_window(display):
     raise AssertionError("window not found")
 
 
-def close_like_a_window_manager(display, window_id):
-    from Xlib import X, display as xdisplay, protocol
-
-    d = xdisplay.Display(display)
-    window = d.create_resource_object("window", window_id)
-    delete = d.intern_atom("WM_DELETE_WINDOW")
-    event = protocol.event.ClientMessage(window=window, client_type=d.intern_atom("WM_PROTOCOLS"),
-                                         data=(32, [delete, X.CurrentTime, 0, 0, 0]))
+CLOSE_REQUEST = textwrap.dedent("""
+    import sys
+    from Xlib import X, display, protocol
+    d = display.Display(sys.argv[1])
+    window = d.create_resource_object("window", int(sys.argv[2]))
+    event = protocol.event.ClientMessage(
+        window=window, client_type=d.intern_atom("WM_PROTOCOLS"),
+        data=(32, [d.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]))
     window.send_event(event, event_mask=X.NoEventMask)
-    d.flush()
-    d.close()
+    d.sync()
+""")
+
+
+def close_like_a_window_manager(display, window_id):
+    """Send WM_DELETE_WINDOW, as a window manager does when its close button is clicked."""
+    subprocess.run([sys.executable, "-c", CLOSE_REQUEST, display, str(window_id)], check=True, timeout=60)
 
 
 @pytest.mark.parametrize("how", ["escape", "close"])
