@@ -230,10 +230,10 @@ def stop_on_interrupt(stop_event, log=_print):
 
 def _window_app(log):
     """The VisPy app for a preview window, or None (with a notice) when there can be none."""
-    from .window import NoWindow, _load_app
+    from .window import NoWindow, load_app
 
     try:
-        return _load_app()
+        return load_app()
     except NoWindow as err:
         log(f"no preview window ({err}); going on without it")
         return None

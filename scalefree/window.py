@@ -29,7 +29,7 @@ class NoWindow(RuntimeError):
     """No screen or no usable OpenGL backend; the run goes on without a window."""
 
 
-def _load_app(backend=None):
+def load_app(backend=None):
     if sys.platform.startswith("linux") and backend in (None, "glfw", "pyqt6", "pyside6") \
             and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise NoWindow("no display")

@@ -20,8 +20,8 @@ EGL_PIXELS = textwrap.dedent("""
     import os, sys
     import numpy as np
     sys.path.insert(0, sys.argv[1])
-    from scalefree.window import GAP, PreviewCanvas, _load_app
-    app = _load_app("egl")
+    from scalefree.window import GAP, PreviewCanvas, load_app
+    app = load_app("egl")
     rng = np.random.default_rng(0)
     target = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
     approx = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
