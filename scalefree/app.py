@@ -14,10 +14,13 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import checkpoint, paths
 from .atomic import OutputError
 from .config import Config, ConfigError, field_names
 from .images import downscale, read_image, write_image
+from .options import DEFAULT_OUTPUT_DIR
 
 DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "assets" / "astronaut.png"
 
@@ -45,7 +48,7 @@ class Run:
 
     def __init__(self, typed):
         self.typed = typed
-        self.output_dir = typed.get("output_dir", "output")
+        self.output_dir = typed.get("output_dir", DEFAULT_OUTPUT_DIR)
         self.frames_dir = typed.get("save_frames")
         self.stored = None
         if "model_file" in typed:
@@ -55,6 +58,9 @@ class Run:
                 self.image = self.stored["image"]
                 self.image_name = self.stored["image_name"]
                 self.cycle = int(self.stored["cycle"])
+                if not (isinstance(self.image, np.ndarray) and self.image.dtype == np.uint8
+                        and self.image.ndim == 3 and self.image.shape[2] == 3):
+                    raise ValueError("image")
             except (KeyError, TypeError, ValueError):
                 raise checkpoint.CheckpointError(
                     f"cannot load model file {typed['model_file']}: it lacks what a checkpoint holds") from None

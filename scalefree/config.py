@@ -51,6 +51,13 @@ class Config:
 
     def validate(self):
         """Raise ConfigError naming the first option that cannot work."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = str if f.name in ("type", "optimizer", "init") else (int, float)
+            if value is None and f.name == "seed":
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigError(f"--{f.name} has an unusable value {value!r}")
         if self.type not in DIVIDER_TYPES:
             raise ConfigError(f"unknown type {self.type!r}: choose one of {', '.join(DIVIDER_TYPES)}")
         if self.optimizer not in OPTIMIZERS:

@@ -142,3 +142,18 @@ def test_ctrl_c_finishes_the_epoch_saves_and_exits_zero(tmp_path, image_file):
     saved = re.search(r"model saved to (\S+)", out).group(1)
     assert checkpoint.load(saved)["cycle"] >= 1
     assert "Traceback" not in err
+
+
+def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
+    good = {"config": {"type": "linear", "n_dividers": "three"}, "image": np.zeros((4, 4, 3), np.uint8),
+            "image_name": "x.png", "cycle": 1, "weights": []}
+    for name, payload, pattern in [
+        ("config.pkl", good, "unusable value 'three'"),
+        ("image.pkl", {**good, "config": {}, "image": np.zeros(5, np.float32)}, "lacks what a checkpoint holds"),
+        ("weights.pkl", {**good, "config": {"n_dividers": 3}, "weights": [np.zeros(2, np.float32)]},
+         "do not fit"),
+    ]:
+        path = tmp_path / name
+        checkpoint.save(path, payload)
+        code, _, err = run_main(capsys, "-m", str(path), "-c", "1", "--no_display")
+        assert code == 2 and pattern in err, err
