@@ -152,12 +152,15 @@ class Training:
         self.log(f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
                  f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s")
         self.save()
-        frame = None
-        if self.run.frames_dir or self.show:
-            frame = render_run(self.run, self.trainer, 1.0, 0.0)
+        c = self.run.config
+        saved = None
         if self.run.frames_dir:
-            self._save_frame(result)
+            saved = render_run(self.run, self.trainer, c.disp_mult, c.border)
+            self._save_frame(result, saved)
         if self.show:
+            # The window shows the training view; reuse the saved frame when it is that view.
+            frame = saved if saved is not None and (c.disp_mult, c.border) == (1.0, 0.0) \
+                else render_run(self.run, self.trainer, 1.0, 0.0)
             self.show(frame, result, self.trainer.model.get_layer("dividers").get_weights())
 
     def save(self):
@@ -173,11 +176,11 @@ class Training:
             "history": self.history.to_list(),
         })
 
-    def _save_frame(self, result):
+    def _save_frame(self, result, picture):
         r = self.run
         c = r.config
         path = paths.frame_path(r.frames_dir, r.image_name, c, result.cycle)
-        write_image(render_run(r, self.trainer, c.disp_mult, c.border), path)
+        write_image(picture, path)
         record = {"file": os.path.basename(path), **vars(result), "parameters": c.to_dict()}
         with open(paths.frames_metadata_path(r.frames_dir), "a") as f:
             f.write(json.dumps(record) + "\n")
