@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint, paths
-from .atomic import OutputError
+from .atomic import OutputError, write_text
 from .config import Config, ConfigError, field_names
 from .images import downscale, read_image, write_image
 from .options import DEFAULT_OUTPUT_DIR
@@ -249,6 +249,8 @@ def _window_app(log):
 
 
 def learn(typed, log=_print):
+    if "svg" in typed and not typed.get("just_image"):
+        raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
     run = Run(typed)
     if typed.get("just_image"):
         return render_image(run, typed, log)
@@ -299,12 +301,33 @@ def _frame_sender(run, mailbox):
     return send
 
 
+def export_svg(run, trainer, path, log=_print):
+    """Write the run's partition, in the view set by -x and -b, as SVG."""
+    from .vector import svg, view_of
+
+    c = run.config
+    if c.type == "relu":
+        raise ConfigError("a relu model has no exact partition to write as SVG; render it as a PNG instead")
+    started = time.perf_counter()
+    layers = [trainer.model.get_layer(name).get_weights() for name in ("colour_units", "rgb")]
+    about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
+             f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
+    document, n_cells = svg(c.type, trainer.model.get_layer("dividers").get_weights(), layers[0] + layers[1],
+                            view_of(*run.size, c.disp_mult, c.border), about)
+    write_text(path, document)
+    log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s to {path}")
+
+
 def render_image(run, typed, log=_print):
     if run.stored is None:
         raise ConfigError("--just_image needs a model: give it with -m MODEL.pkl")
     c = run.config
-    path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
     trainer = run.trainer()
+    if "svg" in typed:
+        export_svg(run, trainer, typed["svg"], log)
+        if "output" not in typed:
+            return 0
+    path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
     started = time.perf_counter()
     picture = render_run(run, trainer, c.disp_mult, c.border, hard=typed.get("hard", False))
     write_image(picture, path)

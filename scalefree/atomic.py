@@ -42,3 +42,12 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_text(path, text):
+    """Write `text` to `path` atomically; an OS failure is an OutputError."""
+    try:
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None

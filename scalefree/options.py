@@ -71,6 +71,9 @@ def build_parser():
     _option(g, "-j", "--just_image", action="store_true",
             help="render the model given with -m to an image; no training")
     _option(g, "-o", "--output", metavar="FILE", help="file written by --just_image (.png, .jpg, ...)")
+    _option(g, "--svg", metavar="FILE.svg",
+            help="with --just_image: write the partition as SVG, each region an exact polygon "
+                 "or arc-bounded path (lines and circles only); -x and -b set the view")
     _option(g, "-x", "--disp_mult", type=float, default=_D.disp_mult,
             help="render size as a multiple of the training image size")
     _option(g, "-b", "--border", type=float, default=_D.border,

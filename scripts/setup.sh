@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what scalefree needs on a fresh Debian/Ubuntu machine.
 #   bash scripts/setup.sh         the tool: Python packages, OpenGL libraries for the window
-#   bash scripts/setup.sh --dev   also what the tests use: pytest, Xvfb, xdotool
+#   bash scripts/setup.sh --dev   also what the tests use: pytest, Xvfb, xdotool, CairoSVG
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore
 cd "$(dirname "$0")/.."
@@ -11,7 +11,8 @@ dev=0
 
 # OpenGL for VisPy (EGL works with no screen); fontconfig, without which vispy.scene fails to import.
 apt_packages=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1)
-[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool)
+# For the tests: a virtual screen and key presses for the window, Cairo to rasterise SVG exports.
+[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool libcairo2)
 
 if command -v apt-get >/dev/null; then
   missing=()

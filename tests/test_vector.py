@@ -1,0 +1,174 @@
+"""SVG export: the partition's cells are exact, and a real SVG renderer draws what the hard render draws."""
+
+import io
+import math
+import re
+
+import cairosvg
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import discs_image
+from scalefree import checkpoint
+from scalefree.app import main
+from scalefree.render import render_partition
+from scalefree.vector import cells, svg, view_of
+
+H, W = 40, 48
+
+
+def random_model(kind, n, seed, m=12):
+    rng = np.random.default_rng(seed)
+    if kind == "linear":
+        dividers = (rng.uniform(-1, 1, (n, 2)), rng.uniform(0, 2 * np.pi, n))
+    else:
+        dividers = (rng.uniform(-1, 1, (n, 2)), np.log(rng.uniform(0.05, 0.7, n)))
+    tail = (rng.normal(0, 1, (n, m)), rng.normal(0, 0.5, m), rng.normal(0, 1, (m, 3)), rng.normal(0, 0.5, 3))
+    return dividers, tail
+
+
+def rasterise(document, height, width):
+    png = cairosvg.svg2png(bytestring=document.encode(), output_width=width, output_height=height)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def flat_mask(picture):
+    """Pixels whose 3x3 neighbourhood is one colour: away from every edge."""
+    padded = np.pad(picture, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    h, w = picture.shape[:2]
+    same = np.ones((h, w), bool)
+    for dy in range(3):
+        for dx in range(3):
+            same &= (padded[dy:dy + h, dx:dx + w] == picture).all(axis=2)
+    return same
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
+@pytest.mark.parametrize("kind,n", [("linear", 32), ("circular", 24)])
+def test_svg_draws_the_hard_render_at_every_zoom(kind, n):
+    dividers, tail = random_model(kind, n, seed=1)
+    document, n_cells = svg(kind, dividers, tail, view_of(H, W))
+    assert n_cells > n
+    for mult in (1, 4, 16):
+        hard = render_partition(kind, dividers, tail, H, W, mult)
+        drawn = rasterise(document, *hard.shape[:2])
+        flat = flat_mask(hard)
+        assert flat.mean() > 0.3
+        assert psnr(drawn[flat], hard[flat]) >= 40
+        # With crisp edges only pixels whose centre sits within rounding of an edge may differ.
+        assert (drawn != hard).any(axis=2).mean() < 0.02
+
+
+@pytest.mark.parametrize("kind", ["linear", "circular"])
+def test_zoomed_out_svg_matches_the_zoomed_out_render(kind):
+    dividers, tail = random_model(kind, 16, seed=2)
+    document, _ = svg(kind, dividers, tail, view_of(H, W, 2, 3))
+    hard = render_partition(kind, dividers, tail, H, W, 2, 3)
+    drawn = rasterise(document, *hard.shape[:2])
+    flat = flat_mask(hard)
+    assert psnr(drawn[flat], hard[flat]) >= 40
+
+
+def crossings_of_lines(centers, angles):
+    directions = np.stack([-np.sin(angles), np.cos(angles)], axis=1)
+    points = []
+    for i in range(len(centers)):
+        for j in range(i + 1, len(centers)):
+            a = np.stack([directions[i], -directions[j]], axis=1)
+            t = np.linalg.solve(a, centers[j] - centers[i])
+            points.append(centers[i] + t[0] * directions[i])
+    return np.array(points).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6, 12])
+def test_lines_in_general_position_make_the_arrangement_count_of_cells(n):
+    rng = np.random.default_rng(n)
+    centers, angles = rng.uniform(-0.5, 0.5, (n, 2)), rng.uniform(0, np.pi, n)
+    reach = np.abs(crossings_of_lines(centers, angles)).max(initial=1.0)
+    # A view wide enough to hold every crossing sees every cell of the plane.
+    view = view_of(H, W, 1, border=1.5 * reach * H / W + 1)
+    found, _ = cells("linear", (centers, angles), view)
+    assert len(found) == n * (n + 1) // 2 + 1
+    assert sum(c.area for c in found) == pytest.approx((view.right - view.left) * (view.bottom - view.top))
+    # Every cell has a different sign pattern: no region is counted twice.
+    assert len({tuple(c.signs) for c in found}) == len(found)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 8])
+def test_circles_crossing_pairwise_make_n_squared_minus_n_plus_two_cells(n):
+    rng = np.random.default_rng(n)
+    around = 2 * np.pi * np.arange(n) / n
+    centers = 0.3 * np.stack([np.cos(around), np.sin(around)], axis=1)
+    radii = 0.6 + rng.uniform(-0.02, 0.02, n)
+    found, _ = cells("circular", (centers, np.log(radii)), view_of(H, W, 1, 1))
+    assert len(found) == n * n - n + 2
+    assert len({tuple(c.signs) for c in found}) == len(found)
+
+
+def test_a_circle_inside_a_region_is_painted_over_it():
+    centers = np.array([[0.0, 0.0], [0.1, 0.05], [0.8, -0.5]])
+    log_radii = np.log([0.6, 0.2, 0.1])
+    _, tail = random_model("circular", 3, seed=3)
+    found, _ = cells("circular", (centers, log_radii), view_of(H, W))
+    # Outside all, inside the big circle only, inside both, inside the far one.
+    assert len(found) == 4 and found[0].area > found[1].area > found[2].area
+    document, _ = svg("circular", (centers, log_radii), tail, view_of(H, W))
+    hard = render_partition("circular", (centers, log_radii), tail, H, W, 8)
+    drawn = rasterise(document, *hard.shape[:2])
+    assert (drawn != hard).any(axis=2).mean() < 0.01
+
+
+def run_main(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained_models(tmp_path_factory):
+    """Checkpoints of a few cycles of lines and circles, trained by the command line."""
+    folder = tmp_path_factory.mktemp("models")
+    image = folder / "discs.png"
+    Image.fromarray(discs_image(40)).save(image)
+    models = {}
+    for kind in ("linear", "circular", "relu"):
+        assert main(["-i", str(image), "-t", kind, "-d", "8", "-n", "8", "-c", "2", "-e", "3", "--seed", "0",
+                     "--output_dir", str(folder), "--no_display"]) == 0
+        models[kind] = folder / f"discs_{kind}_8d_8h.pkl"
+    return models
+
+
+@pytest.mark.parametrize("kind", ["linear", "circular"])
+def test_command_line_svg_matches_the_hard_png_of_the_same_model(kind, trained_models, tmp_path, capsys):
+    model = str(trained_models[kind])
+    vector, raster = tmp_path / "p.svg", tmp_path / "p.png"
+    code, out, _ = run_main(capsys, "-j", "-m", model, "--svg", str(vector), "-x", "4", "-b", "0.5")
+    assert code == 0 and str(vector) in out and not raster.exists()
+    document = vector.read_text()
+    # The file says where it came from.
+    assert re.search(rf"{kind}, 8 dividers, 8 colour units, cycle 2, learnt from discs.png", document)
+    code, _, _ = run_main(capsys, "-j", "-m", model, "--hard", "-x", "4", "-b", "0.5", "-o", str(raster))
+    assert code == 0
+    hard = np.asarray(Image.open(raster))
+    drawn = rasterise(document, *hard.shape[:2])
+    flat = flat_mask(hard)
+    assert psnr(drawn[flat], hard[flat]) >= 40
+    assert checkpoint.load(model)["cycle"] == 2
+
+
+def test_svg_of_a_relu_model_or_without_just_image_is_a_clear_error(trained_models, tmp_path, capsys):
+    target = tmp_path / "p.svg"
+    code, _, err = run_main(capsys, "-j", "-m", str(trained_models["relu"]), "--svg", str(target))
+    assert code == 2 and "relu model has no exact partition" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_main(capsys, "-m", str(trained_models["linear"]), "--svg", str(target))
+    assert code == 2 and "--just_image" in err
+    not_a_model = tmp_path / "x.pkl"
+    not_a_model.write_bytes(b"not a pickle")
+    code, _, err = run_main(capsys, "-j", "-m", str(not_a_model), "--svg", str(target))
+    assert code == 2 and "cannot load model file" in err
+    assert not target.exists()
