@@ -11,7 +11,7 @@ taken out of the draw, so the next one goes to another edge.
 import cv2
 import numpy as np
 
-from .coords import pixel_coords
+from .coords import pixel_axes, pixel_coords
 
 # A pixel within this many pixel widths of a placed divider counts as explained.
 _EXPLAINED_WIDTH = 1.5
@@ -68,14 +68,37 @@ def _fit_line(xy, strength, center, normal, pitch, rounds=10):
     return center, normal
 
 
-def _fit_circle(xy, strength, center, radius, pitch, rounds=10):
+class _Grid:
+    """The training pixels as a grid, so a circle's fit looks only at the pixels near it."""
+
+    def __init__(self, height, width, strength):
+        self.ys, self.xs = pixel_axes(height, width)
+        self.pitch = 2.0 / max(height, width)
+        self.strength = strength.reshape(height, width)
+
+    def _span(self, axis, low, high):
+        first = max(0, int(np.floor(low / self.pitch + len(axis) / 2 - 0.5)))
+        last = min(len(axis), int(np.ceil(high / self.pitch + len(axis) / 2 - 0.5)) + 1)
+        return first, max(first, last)
+
+    def window(self, center, reach):
+        """(x, y) and strength of the pixels in the square of half-side `reach` about `center`."""
+        c0, c1 = self._span(self.xs, center[0] - reach, center[0] + reach)
+        r0, r1 = self._span(self.ys, center[1] - reach, center[1] + reach)
+        xx, yy = np.meshgrid(self.xs[c0:c1], self.ys[r0:r1])
+        return np.stack([xx.ravel(), yy.ravel()], axis=1), self.strength[r0:r1, c0:c1].ravel()
+
+
+def _fit_circle(grid, center, radius, rounds=10):
     """Refine a circle to the edge pixels along it (weighted algebraic fit).
 
     Returns the circle and its mean edge strength along the band, the score
     by which candidate circles are compared.
     """
+    pitch = grid.pitch
     score = 0.0
     for _ in range(rounds):
+        xy, strength = grid.window(center, radius + 2 * pitch)
         near = np.abs(np.linalg.norm(xy - center, axis=1) - radius) < 2 * pitch
         w = strength[near]
         if near.sum() < 8 or w.sum() <= 0:
@@ -108,6 +131,7 @@ def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
     pitch = 2.0 / max(h, w)
     nx, ny, strength = edge_field(image)
     weights = strength.astype(np.float64) ** 2
+    grid = _Grid(h, w, strength)
     centers = np.empty((n, 2), np.float32)
     second = np.empty(n, np.float32)
     for k in range(n):
@@ -123,7 +147,7 @@ def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
             # Circles tangent to the edge at the pixel, of a few sizes on both
             # sides; each is fitted to the edge and the best supported kept.
             candidates = [
-                _fit_circle(xy, strength, xy[i] + side * r * normal, r, pitch)
+                _fit_circle(grid, xy[i] + side * r * normal, r)
                 for r in np.exp(rng.uniform(*np.log(radius_range), size=3))
                 for side in (-1.0, 1.0)
             ]
