@@ -157,7 +157,10 @@ class Trainer:
                 tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
             return  # another optimizer: start its state afresh
         for v, a in zip(variables, values):
-            v.assign(a)
+            # The rate is the config's (the user may have typed a new one); the
+            # step count and moments carry on.
+            if v.path.rsplit("/", 1)[-1] != "learning_rate":
+                v.assign(a)
 
 
 @dataclass
