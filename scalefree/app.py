@@ -142,8 +142,10 @@ class Training:
         r, c = self.run, self.run.config
         h, w = r.size
         what = f"resuming at cycle {r.cycle} of" if r.stored else "training"
+        decay = f", decaying over {c.lr_decay_steps} steps" if c.lr_decay_steps else ""
         return (f"{what} {c.type} {c.n_dividers}d {c.n_hidden}h on {r.image_name} ({w}x{h}, "
-                f"{h * w} px), batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g}; "
+                f"{h * w} px), batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} "
+                f"(dividers x{c.divider_lr_scale:g}{decay}); "
                 f"checkpoints to {r.checkpoint_path}")
 
     def on_cycle(self, result):

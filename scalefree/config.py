@@ -33,11 +33,13 @@ class Config:
     n_hidden: int = 64
     # Divider activation; may change on resume (no weight depends on it).
     sharpness: float = 1000.0
-    gradient_sharpness: float = 5.0
+    gradient_sharpness: float = 20.0
     # Training.
     init: str = "edges"
     optimizer: str = "adam"
-    learning_rate: float = 0.001
+    learning_rate: float = 0.004
+    divider_lr_scale: float = 0.125
+    lr_decay_steps: int = 10000
     batch_size: int = 256
     epochs_per_cycle: int = 1
     cycles: int = 0
@@ -65,11 +67,12 @@ class Config:
         if self.init not in INITS:
             raise ConfigError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
         positive = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle",
-                    "sharpness", "gradient_sharpness", "learning_rate", "downscale", "disp_mult")
+                    "sharpness", "gradient_sharpness", "learning_rate", "divider_lr_scale", "downscale",
+                    "disp_mult")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
-        for name in ("cycles", "border", "max_seconds", "target_psnr"):
+        for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
         return self

@@ -32,9 +32,45 @@ def build_model(config):
     )
 
 
+def _with_divider_scale(base):
+    """`base` (a Keras optimizer class) with the dividers' learning rate scaled.
+
+    The dividers' parameters (where a line or circle is) want smaller steps
+    than the colour units': a line that jumps repaints a whole band of
+    pixels. The layer named "dividers" gets `divider_scale` x the rate.
+    """
+
+    class Scaled(base):
+        def __init__(self, learning_rate, divider_scale=1.0, **kwargs):
+            super().__init__(learning_rate, **kwargs)
+            self.divider_scale = float(divider_scale)
+            self._divider_indices = set()
+
+        def build(self, variables):
+            super().build(variables)
+            self._divider_indices = {i for i, v in enumerate(variables) if "dividers" in v.path.split("/")}
+
+        def update_step(self, gradient, variable, learning_rate):
+            # Runs once per variable as the step is traced, so the test is plain Python.
+            if self._get_variable_index(variable) in self._divider_indices:
+                learning_rate = learning_rate * self.divider_scale
+            super().update_step(gradient, variable, learning_rate)
+
+    Scaled.__name__ = base.__name__
+    return Scaled
+
+
+_OPTIMIZERS = {
+    "adam": (keras.optimizers.Adam, {}),
+    "adadelta": (keras.optimizers.Adadelta, {}),
+    "sgd": (keras.optimizers.SGD, {"momentum": 0.9}),
+}
+
+
 def build_optimizer(config):
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate)
-    if config.optimizer == "adadelta":
-        return keras.optimizers.Adadelta(config.learning_rate)
-    return keras.optimizers.SGD(config.learning_rate, momentum=0.9)
+    """The optimizer for `config`: its learning rate decays as lr / (1 + step / lr_decay_steps)."""
+    base, extra = _OPTIMIZERS[config.optimizer]
+    rate = config.learning_rate
+    if config.lr_decay_steps:
+        rate = keras.optimizers.schedules.InverseTimeDecay(rate, config.lr_decay_steps, decay_rate=1.0)
+    return _with_divider_scale(base)(rate, divider_scale=config.divider_lr_scale, **extra)

@@ -46,7 +46,12 @@ def build_parser():
     _option(g, "-e", "--epochs_per_cycle", type=int, default=_D.epochs_per_cycle,
             help="epochs per cycle; after each cycle: log line, checkpoint, frame, window update")
     _option(g, "-c", "--cycles", type=int, default=_D.cycles, help="cycles to run, 0 = until stopped")
-    _option(g, "-l", "--learning_rate", type=float, default=_D.learning_rate, help="optimizer learning rate")
+    _option(g, "-l", "--learning_rate", type=float, default=_D.learning_rate,
+            help="optimizer learning rate of the colour units (the dividers' is scaled by --divider_lr_scale)")
+    _option(g, "--divider_lr_scale", type=float, default=_D.divider_lr_scale,
+            help="the dividers' learning rate as a fraction of -l: they settle with smaller steps")
+    _option(g, "--lr_decay_steps", type=int, default=_D.lr_decay_steps,
+            help="learning rates decay as lr / (1 + step / this), 0 = constant")
     _option(g, "--optimizer", default=_D.optimizer, choices=OPTIMIZERS,
             help=f"{', '.join(OPTIMIZERS)} (the first tool used adadelta)")
     _option(g, "--init", default=_D.init, choices=INITS,

@@ -60,3 +60,35 @@ def test_stop_event_ends_after_the_current_epoch(half_planes):
     results = []
     assert run_cycles(trainer, 4, stop, results.append) == "stopped"
     assert len(results) == 1 and results[0].cycle == 5 and results[0].epochs == 1
+
+
+def test_dividers_step_by_the_scaled_rate_and_rates_decay(half_planes):
+    # SGD without momentum makes each step exactly rate x gradient.
+    config = Config(n_dividers=3, n_hidden=4, seed=0, optimizer="sgd", learning_rate=0.5,
+                    divider_lr_scale=0.25, lr_decay_steps=2)
+    trainer = Trainer(config, half_planes)
+    trainer.optimizer.momentum = 0.0
+    from scalefree._tensorflow import tf
+
+    x, y = trainer.coords[:256], trainer.colors[:256]
+    variables = trainer.model.trainable_variables
+    for step in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(trainer.model(x) - y))
+        grads = [g.numpy() for g in tape.gradient(loss, variables)]
+        before = [v.numpy() for v in variables]
+        trainer.optimizer.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+        rate = 0.5 / (1 + step / 2)
+        for v, b, g in zip(variables, before, grads):
+            scale = 0.25 if "dividers" in v.path else 1.0
+            np.testing.assert_allclose(b - v.numpy(), rate * scale * g, rtol=1e-3, atol=1e-6)
+
+
+def test_a_resumed_run_uses_the_learning_rate_it_is_given(half_planes):
+    first = Trainer(Config(n_dividers=3, seed=0, learning_rate=0.01, lr_decay_steps=0), half_planes)
+    first.train_epoch()
+    resumed = Trainer(Config(n_dividers=3, seed=0, learning_rate=0.0042, lr_decay_steps=0), half_planes,
+                      first.model.get_weights(), first.optimizer_weights(), first.epoch)
+    assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0042)
+    # The step count carries on, so a decaying rate goes on from where it was.
+    assert int(resumed.optimizer.iterations) == int(first.optimizer.iterations) > 0
