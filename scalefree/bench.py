@@ -1,8 +1,9 @@
 """The benchmark: training speed and quality, the first tool's settings side by side,
 render time and memory, start-up. Prints tables (Markdown) and can save them.
 
-    python -m scalefree.bench                   # the full run, several minutes
-    python -m scalefree.bench --quick           # a smoke run of a few seconds
+    python -m scalefree.bench                   # the speed run, several minutes
+    python -m scalefree.bench --quality         # PSNR over photos, types and N: about half an hour
+    python -m scalefree.bench --quick           # a smoke run of both, a few seconds
     python -m scalefree.bench --save bench/results
 """
 
@@ -19,8 +20,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
-FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random"}
+FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random",
+              "gradient_sharpness": 5.0, "divider_lr_scale": 1.0, "lr_decay_steps": 0}
 FIRST_TOOL_EPOCHS = 20
+# One photo of each kind: portrait, animal fur (textured), landscape, flat graphic.
+QUALITY_PHOTOS = ["astronaut.png", "chelsea.png", "rocket.png", "poster.png"]
+QUALITY_TYPES = ["linear", "circular"]
+QUALITY_NS = [8, 32, 128, 512]
+
+
+def colour_units_for(n):
+    """Colour units used with N dividers in the quality table (the targets pair 32 with 16, 128 with 32)."""
+    return 16 if n <= 32 else 32
 
 
 def flops_per_pixel(n, m):
@@ -36,7 +47,7 @@ def _trainer(image, kind, n, m, **overrides):
     from .config import Config
     from .train import Trainer
 
-    return Trainer(Config(type=kind, n_dividers=n, n_hidden=m, seed=0, **overrides), image)
+    return Trainer(Config(type=kind, n_dividers=n, n_hidden=m, **{"seed": 0, **overrides}), image)
 
 
 def _cpu_seconds():
@@ -44,18 +55,19 @@ def _cpu_seconds():
     return t.user + t.system
 
 
-def train_for(trainer, seconds, marks, stop_psnr=None):
+def train_for(trainer, seconds, marks, stop_psnr=None, already=0.0):
     """Train until `seconds` of training time; PSNR at each mark, epoch times, CPU use.
 
-    Time spent evaluating PSNR is not counted as training time. With
+    Time spent evaluating PSNR is not counted as training time; `already`
+    seconds (setting up) are counted, and at least one epoch runs. With
     `stop_psnr`, also return the training time at the end of the first epoch
     whose PSNR reaches it (None if never).
     """
     from .train import psnr
 
-    trained, epoch_times, at_marks, reached = 0.0, [], {}, None
+    trained, epoch_times, at_marks, reached = already, [], {}, None
     cpu = wall = 0.0
-    while trained < seconds:
+    while trained < seconds or not epoch_times:
         c0, t0 = _cpu_seconds(), time.perf_counter()
         trainer.train_epoch()
         dt = time.perf_counter() - t0
@@ -130,6 +142,37 @@ def bench_first_tool(image, epochs, limit_seconds):
          f"{t_theirs / reached:.0f}x" if reached else "-"],
     ]
     return header, rows
+
+
+def bench_quality(photos, kinds, ns, seconds, marks, seed=0):
+    """PSNR at each time mark for every photo, divider type and N, default settings."""
+    from .images import read_image
+
+    rows = []
+    for path in photos:
+        image = read_image(path)
+        for kind in kinds:
+            for n in ns:
+                m = colour_units_for(n)
+                print(f"  {os.path.basename(path)} {kind} {n}/{m} ...", file=sys.stderr, flush=True)
+                started = time.perf_counter()
+                trainer = _trainer(image, kind, n, m, seed=seed)
+                # Setting up (edge initialisation included) counts against the budget.
+                run = train_for(trainer, seconds, marks, already=time.perf_counter() - started)
+                rows.append([os.path.basename(path), kind, f"{n}/{m}",
+                             *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks]])
+    return ["photo", "type", "N/M", *[f"PSNR@{mk:g}s" for mk in marks]], rows
+
+
+def quality_curve(rows):
+    """PSNR at the last mark against N, one row a type, averaged over the photos."""
+    by = {}
+    for photo, kind, nm, *values in rows:
+        by.setdefault(kind, {}).setdefault(int(nm.split("/")[0]), []).append(float(values[-1]))
+    ns = sorted({n for per in by.values() for n in per})
+    header = ["type", *[f"N={n}" for n in ns]]
+    out = [[kind, *[f"{statistics.mean(per[n]):.2f}" if n in per else "-" for n in ns]] for kind, per in by.items()]
+    return header, out
 
 
 RENDER_CHILD = """
@@ -208,13 +251,19 @@ def machine():
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m scalefree.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny image, about a second per item: a smoke run")
-    p.add_argument("--image", default=str(ROOT / "assets" / "astronaut.png"), help="photo to train on")
+    p.add_argument("--quality", action="store_true",
+                   help="the quality table instead: PSNR for each photo, type and N in " + ", ".join(map(str, QUALITY_NS)))
+    p.add_argument("--photos", nargs="+", metavar="IMAGE",
+                   help="photos for --quality (default: the bundled " + ", ".join(QUALITY_PHOTOS) + ")")
+    p.add_argument("--image", default=str(ROOT / "assets" / "astronaut.png"), help="photo for the speed run")
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from .images import downscale, read_image
 
+    if args.quality:
+        return _main_quality(args)
     image = read_image(args.image)
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
@@ -235,14 +284,48 @@ def main(argv=None):
             print(f"running: {title} ...", file=sys.stderr, flush=True)
             parts.append(table(title, *make()))
             print(parts[-1], flush=True)
-    report = "\n".join(parts)
-    if args.save:
-        os.makedirs(args.save, exist_ok=True)
-        path = os.path.join(args.save, f"{datetime.date.today()}.md")
+    _save(args.save, "", "\n".join(parts))
+    return 0
+
+
+def _main_quality(args):
+    photos = args.photos or [str(ROOT / "assets" / name) for name in QUALITY_PHOTOS]
+    if args.quick:
+        import numpy as np
+
+        from .images import downscale, read_image, write_image
+
+        tiny = []
+        with tempfile.TemporaryDirectory() as workdir:
+            for path in photos[:2]:
+                small = os.path.join(workdir, os.path.basename(path))
+                image = read_image(path)
+                write_image(np.ascontiguousarray(downscale(image, max(image.shape[:2]) / 32)), small)
+                tiny.append(small)
+            header, rows = bench_quality(tiny, QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0])
+    else:
+        header, rows = bench_quality(photos, QUALITY_TYPES, QUALITY_NS, 60.0, [10, 30, 60])
+    parts = [f"## scalefree quality, {datetime.date.today()}\n",
+             f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
+             f"initialisation) counts against the time. "
+             f"Photos at {'32' if args.quick else 'their own size (the bundled ones: 256'} px on the longer side"
+             f"{'' if args.quick else ')'}.\n",
+             table("PSNR (dB) against training time", header, rows),
+             table("PSNR at the last mark against N (mean over the photos)", *quality_curve(rows)),
+             ]
+    for part in parts:
+        print(part, flush=True)
+    _save(args.save, "-quality", "\n".join(parts))
+    return 0
+
+
+def _save(directory, suffix, report):
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{datetime.date.today()}{suffix}.md")
         with open(path, "w") as f:
             f.write(report)
         print(f"saved to {path}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -18,3 +18,19 @@ def test_quick_benchmark_prints_every_table_and_column(tmp_path):
     assert "failed" not in out and "nan" not in out
     saved = list(tmp_path.glob("*.md"))
     assert len(saved) == 1 and saved[0].read_text().strip() in out.strip() or "Training" in saved[0].read_text()
+
+
+def test_quick_quality_table_has_every_photo_type_and_n(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scalefree.bench", "--quality", "--quick", "--save", str(tmp_path)],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    rows = [line for line in out.splitlines() if line.startswith("| astronaut") or line.startswith("| chelsea")]
+    # Two photos (quick mode), two types, two N each.
+    assert len(rows) == 8
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] in ("linear", "circular") and cells[2] in ("2/16", "4/16")
+        assert all(5 < float(v) < 60 for v in cells[3:]), row
+    assert "| linear |" in out and "| circular |" in out
+    assert (tmp_path / next(p.name for p in tmp_path.glob("*-quality.md"))).read_text().strip() == out.strip()
