@@ -20,6 +20,11 @@ INITS = ("edges", "random")
 
 ARCHITECTURE = ("type", "n_dividers", "n_hidden")
 
+# The false gradient's steepness when none is given. It sets how far from a
+# divider pixels still pull on it: lines measure E as an angle's cosine,
+# circles relative to their radius, so small circles need the gentler slope.
+GRADIENT_SHARPNESS = {"linear": 20.0, "circular": 10.0, "relu": 20.0}
+
 
 class ConfigError(UserError):
     """An option value that cannot work; the message is meant for the user."""
@@ -33,7 +38,7 @@ class Config:
     n_hidden: int = 64
     # Divider activation; may change on resume (no weight depends on it).
     sharpness: float = 1000.0
-    gradient_sharpness: float = 20.0
+    gradient_sharpness: float | None = None  # None: GRADIENT_SHARPNESS[type]
     # Training.
     init: str = "edges"
     optimizer: str = "adam"
@@ -56,7 +61,7 @@ class Config:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             kind = str if f.name in ("type", "optimizer", "init") else (int, float)
-            if value is None and f.name == "seed":
+            if value is None and f.name in ("seed", "gradient_sharpness"):
                 continue
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigError(f"--{f.name} has an unusable value {value!r}")
@@ -70,12 +75,18 @@ class Config:
                     "sharpness", "gradient_sharpness", "learning_rate", "divider_lr_scale", "downscale",
                     "disp_mult")
         for name in positive:
-            if not getattr(self, name) > 0:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
         for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
         return self
+
+    @property
+    def false_gradient_sharpness(self):
+        if self.gradient_sharpness is not None:
+            return self.gradient_sharpness
+        return GRADIENT_SHARPNESS.get(self.type, 20.0)
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -14,7 +14,7 @@ def divider_layer(config):
     return _DIVIDERS[config.type](
         config.n_dividers,
         sharpness=config.sharpness,
-        grad_sharpness=config.gradient_sharpness,
+        grad_sharpness=config.false_gradient_sharpness,
         name="dividers",
     )
 

@@ -59,9 +59,9 @@ def build_parser():
     _option(g, "--batch_size", type=int, default=_D.batch_size, help="pixels per optimizer step")
     _option(g, "-s", "--sharpness", type=float, default=_D.sharpness,
             help="divider activation is tanh(sharpness * E): higher, harder region edges")
-    _option(g, "-g", "--gradient_sharpness", type=float, default=_D.gradient_sharpness,
-            help="false gradient: dividers learn through the slope of tanh(g * E); "
-                 "high values barely move them, low values keep them from settling")
+    _option(g, "-g", "--gradient_sharpness", type=float,
+            help="false gradient: dividers learn through the slope of tanh(g * E); high values barely move "
+                 "them, low values keep them from settling (default: 20 for lines, 10 for circles)")
     _option(g, "--seed", type=int, help="random seed; the same seed gives the same run")
     _option(g, "--max_seconds", type=float, default=_D.max_seconds,
             help="stop after the cycle that passes this many seconds of training, 0 = no limit")

@@ -48,7 +48,8 @@ def test_help_lists_every_seed_option():
     for flag in SEED_OPTIONS + SEED_LONG:
         assert re.search(rf"(^|[\s,]){flag}\b", result.stdout), flag
     text = " ".join(result.stdout.split())  # help text wraps anywhere
-    for default in ["(default: linear)", "(default: 1000.0)", "(default: 20.0)", "(default: 0.004)"]:
+    for default in ["(default: linear)", "(default: 1000.0)", "(default: 20 for lines, 10 for circles)",
+                    "(default: 0.004)"]:
         assert default in text
 
 
