@@ -255,6 +255,7 @@ def main(argv=None):
                    help="the quality table instead: PSNR for each photo, type and N in " + ", ".join(map(str, QUALITY_NS)))
     p.add_argument("--photos", nargs="+", metavar="IMAGE",
                    help="photos for --quality (default: the bundled " + ", ".join(QUALITY_PHOTOS) + ")")
+    p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
     p.add_argument("--image", default=str(ROOT / "assets" / "astronaut.png"), help="photo for the speed run")
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     args = p.parse_args(argv)
@@ -304,7 +305,7 @@ def _main_quality(args):
                 tiny.append(small)
             header, rows = bench_quality(tiny, QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0])
     else:
-        header, rows = bench_quality(photos, QUALITY_TYPES, QUALITY_NS, 60.0, [10, 30, 60])
+        header, rows = bench_quality(photos, args.types, QUALITY_NS, 60.0, [10, 30, 60])
     parts = [f"## scalefree quality, {datetime.date.today()}\n",
              f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
              f"initialisation) counts against the time. "
