@@ -89,14 +89,10 @@ class _Graph:
         self.points.append((float(x), float(y)))
         return len(self.points) - 1
 
-    def add_chain(self, curve, vertices, circle=None, angles=None):
-        """Edges between consecutive vertices of a curve, given in order along it."""
-        for k in range(len(vertices) - 1):
-            if circle is None:
-                self.edges.append(Edge(vertices[k], vertices[k + 1], curve))
-            else:
-                self.edges.append(Edge(vertices[k], vertices[k + 1], curve, circle, angles[k],
-                                       angles[k + 1] - angles[k]))
+    def add_chain(self, curve, vertices):
+        """Straight edges between consecutive vertices, given in order along a line or side."""
+        for a, b in zip(vertices, vertices[1:]):
+            self.edges.append(Edge(a, b, curve))
 
 
 def _border(graph, view, crossings):
