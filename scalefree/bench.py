@@ -277,7 +277,7 @@ def main(argv=None):
              f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n"]
     with tempfile.TemporaryDirectory() as workdir:
         for title, make in [
-            ("Training (defaults: Adam, lr 0.001, batch 256)", lambda: bench_training(image, seconds, marks)),
+            ("Training (default settings)", lambda: bench_training(image, seconds, marks)),
             ("Against the first tool's settings, same run", lambda: bench_first_tool(image, first_epochs, limit)),
             ("Rendering", lambda: bench_render(image, sides, workdir)),
             ("Start-up", lambda: bench_startup(workdir)),
