@@ -112,13 +112,12 @@ def render_run(run, trainer, mult, border, hard=False):
     the training image, where the trained tanh would blur edges; otherwise by
     evaluating the network, which is exactly what training sees.
     """
+    from .model import partition_weights
     from .render import render, render_partition
 
     h, w = run.size
     if run.config.type != "relu" and (hard or mult > 1):
-        layers = [trainer.model.get_layer(name).get_weights() for name in ("colour_units", "rgb")]
-        return render_partition(run.config.type, trainer.model.get_layer("dividers").get_weights(),
-                                layers[0] + layers[1], h, w, mult, border)
+        return render_partition(run.config.type, *partition_weights(trainer.model), h, w, mult, border)
     return render(trainer.predict, h, w, mult, border)
 
 
@@ -305,17 +304,17 @@ def _frame_sender(run, mailbox):
 
 def export_svg(run, trainer, path, log=_print):
     """Write the run's partition, in the view set by -x and -b, as SVG."""
+    from .model import partition_weights
     from .vector import svg, view_of
 
     c = run.config
     if c.type == "relu":
         raise ConfigError("a relu model has no exact partition to write as SVG; render it as a PNG instead")
     started = time.perf_counter()
-    layers = [trainer.model.get_layer(name).get_weights() for name in ("colour_units", "rgb")]
     about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
              f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
-    document, n_cells = svg(c.type, trainer.model.get_layer("dividers").get_weights(), layers[0] + layers[1],
-                            view_of(*run.size, c.disp_mult, c.border), about)
+    document, n_cells = svg(c.type, *partition_weights(trainer.model), view_of(*run.size, c.disp_mult, c.border),
+                            about)
     write_text(path, document)
     log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s to {path}")
 

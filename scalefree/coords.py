@@ -15,6 +15,11 @@ def output_shape(height, width, mult=1.0):
     return max(1, round(height * mult)), max(1, round(width * mult))
 
 
+def pixel_pitch(height, width, mult=1.0, border=0.0):
+    """The distance in the plane between neighbouring pixel centres of a render."""
+    return 2.0 / max(height, width) * (1.0 + border) / mult
+
+
 def pixel_axes(height, width, mult=1.0, border=0.0):
     """The y and x coordinates of the pixel centres of a render, as two 1-D arrays.
 
@@ -22,7 +27,7 @@ def pixel_axes(height, width, mult=1.0, border=0.0):
     output_shape(height, width, mult) pixels.
     """
     out_h, out_w = output_shape(height, width, mult)
-    pitch = 2.0 / max(height, width) * (1.0 + border) / mult
+    pitch = pixel_pitch(height, width, mult, border)
     xs = (np.arange(out_w) + 0.5 - out_w / 2.0) * pitch
     ys = (np.arange(out_h) + 0.5 - out_h / 2.0) * pitch
     return ys.astype(np.float32), xs.astype(np.float32)

@@ -11,7 +11,7 @@ taken out of the draw, so the next one goes to another edge.
 import cv2
 import numpy as np
 
-from .coords import pixel_axes, pixel_coords
+from .coords import pixel_axes, pixel_coords, pixel_pitch
 
 # A pixel within this many pixel widths of a placed divider counts as explained.
 _EXPLAINED_WIDTH = 1.5
@@ -73,7 +73,7 @@ class _Grid:
 
     def __init__(self, height, width, strength):
         self.ys, self.xs = pixel_axes(height, width)
-        self.pitch = 2.0 / max(height, width)
+        self.pitch = pixel_pitch(height, width)
         self.strength = strength.reshape(height, width)
 
     def _span(self, axis, low, high):
@@ -128,7 +128,7 @@ def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
     """
     h, w = image.shape[:2]
     xy = pixel_coords(h, w)
-    pitch = 2.0 / max(h, w)
+    pitch = pixel_pitch(h, w)
     nx, ny, strength = edge_field(image)
     weights = strength.astype(np.float64) ** 2
     grid = _Grid(h, w, strength)

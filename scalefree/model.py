@@ -32,6 +32,12 @@ def build_model(config):
     )
 
 
+def partition_weights(model):
+    """(divider weights, colour layers (W1, b1, W2, b2)): what a hard render or SVG needs."""
+    colour_units, rgb = (model.get_layer(name).get_weights() for name in ("colour_units", "rgb"))
+    return model.get_layer("dividers").get_weights(), colour_units + rgb
+
+
 def _with_divider_scale(base):
     """`base` (a Keras optimizer class) with the dividers' learning rate scaled.
 

@@ -27,8 +27,9 @@ def render(predict, height, width, mult=1.0, border=0.0, chunk_pixels=CHUNK_PIXE
     return out
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+def paint(hidden, w2, b2):
+    """8-bit colours from the colour units' pre-activations: ReLU, then the sigmoid output layer."""
+    return to_uint8(1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2))))
 
 
 def _row_events(kind, centers, second, ys, xs):
@@ -91,7 +92,7 @@ def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, bor
         columns = np.take_along_axis(columns, order, axis=1)
         steps = np.take_along_axis(deltas.reshape(rows, -1), order, axis=1)[..., None] * w1[unit[order]]
         hidden = np.concatenate([(start @ w1 + b1)[:, None, :], steps], axis=1).cumsum(axis=1)
-        colours = to_uint8(_sigmoid(np.maximum(hidden, 0.0) @ w2 + b2))
+        colours = paint(hidden, w2, b2)
         edges = np.concatenate([np.zeros((rows, 1), int), columns, np.full((rows, 1), len(xs))], axis=1)
         out[top:top + rows] = np.repeat(colours.reshape(-1, 3), np.diff(edges, axis=1).ravel(),
                                         axis=0).reshape(rows, len(xs), 3)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .coords import output_shape
-from .images import to_uint8
+from .coords import output_shape, pixel_pitch
+from .render import paint
 
 # Crossings closer than this (in units of the view's size) to the border
 # count as outside the view; keeps a crossing from landing on the border.
@@ -47,7 +47,7 @@ class View:
 def view_of(height, width, mult=1.0, border=0.0):
     """The view of a render at `mult` x the training size, widened by `border` (as coords.pixel_axes)."""
     out_h, out_w = output_shape(height, width, mult)
-    pitch = 2.0 / max(height, width) * (1.0 + border) / mult
+    pitch = pixel_pitch(height, width, mult, border)
     return View(-out_w / 2.0 * pitch, -out_h / 2.0 * pitch, pitch, out_w, out_h)
 
 
@@ -345,13 +345,6 @@ def cells(kind, dividers, view):
     return found, graph.points
 
 
-def cell_colours(signs, colour_layers):
-    """RGB in [0, 1] of cells from their divider signs, through the colour units and output."""
-    w1, b1, w2, b2 = (np.asarray(a, np.float64) for a in colour_layers)
-    hidden = np.maximum(np.asarray(signs, np.float64) @ w1 + b1, 0.0)
-    return 1.0 / (1.0 + np.exp(-(hidden @ w2 + b2)))
-
-
 def _number(v):
     text = f"{v:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
@@ -385,7 +378,9 @@ def _path(walk, points, view):
 def svg(kind, dividers, colour_layers, view, description=""):
     """The partition as an SVG document: one filled path a cell, painted largest first."""
     found, points = cells(kind, dividers, view)
-    colours = to_uint8(cell_colours(np.reshape([c.signs for c in found], (len(found), -1)), colour_layers))
+    w1, b1, w2, b2 = (np.asarray(a, np.float64) for a in colour_layers)
+    signs = np.reshape([c.signs for c in found], (len(found), len(w1)))
+    colours = paint(signs @ w1 + b1, w2, b2)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{view.width_px}" height="{view.height_px}" '

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from scalefree.config import Config
+from scalefree.model import partition_weights
 from scalefree.render import render
 from scalefree.train import Trainer
 
@@ -51,8 +52,7 @@ def partition_model(request):
     t = Trainer(Config(type=request.param, n_dividers=3, n_hidden=16, seed=0), image)
     for _ in range(60):
         t.train_epoch()
-    layers = [t.model.get_layer(n).get_weights() for n in ("colour_units", "rgb")]
-    return request.param, t, t.model.get_layer("dividers").get_weights(), layers[0] + layers[1]
+    return (request.param, t, *partition_weights(t.model))
 
 
 def test_partition_render_matches_the_network_off_the_edges(partition_model):
