@@ -144,13 +144,18 @@ def bench_first_tool(image, epochs, limit_seconds):
     return header, rows
 
 
-def bench_quality(photos, kinds, ns, seconds, marks, seed=0):
-    """PSNR at each time mark for every photo, divider type and N, default settings."""
-    from .images import read_image
+def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
+    """PSNR at each time mark for every photo, divider type and N, default settings.
+
+    With `longest_side`, each photo is first shrunk to it (the quick run).
+    """
+    from .images import downscale, read_image
 
     rows = []
     for path in photos:
         image = read_image(path)
+        if longest_side:
+            image = downscale(image, max(image.shape[:2]) / longest_side)
         for kind in kinds:
             for n in ns:
                 m = colour_units_for(n)
@@ -292,18 +297,7 @@ def main(argv=None):
 def _main_quality(args):
     photos = args.photos or [str(ROOT / "assets" / name) for name in QUALITY_PHOTOS]
     if args.quick:
-        import numpy as np
-
-        from .images import downscale, read_image, write_image
-
-        tiny = []
-        with tempfile.TemporaryDirectory() as workdir:
-            for path in photos[:2]:
-                small = os.path.join(workdir, os.path.basename(path))
-                image = read_image(path)
-                write_image(np.ascontiguousarray(downscale(image, max(image.shape[:2]) / 32)), small)
-                tiny.append(small)
-            header, rows = bench_quality(tiny, QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0])
+        header, rows = bench_quality(photos[:2], QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0], longest_side=32)
     else:
         header, rows = bench_quality(photos, args.types, QUALITY_NS, 60.0, [10, 30, 60])
     parts = [f"## scalefree quality, {datetime.date.today()}\n",
