@@ -250,8 +250,11 @@ def _window_app(log):
 
 
 def learn(typed, log=_print):
-    if "svg" in typed and not typed.get("just_image"):
-        raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
+    if "svg" in typed:
+        if not typed.get("just_image"):
+            raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
+        if not typed["svg"].lower().endswith(".svg"):
+            raise ConfigError(f"--svg {typed['svg']}: the file name should end in .svg")
     run = Run(typed)
     if typed.get("just_image"):
         return render_image(run, typed, log)

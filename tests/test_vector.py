@@ -167,6 +167,8 @@ def test_svg_of_a_relu_model_or_without_just_image_is_a_clear_error(trained_mode
     assert code == 2 and "relu model has no exact partition" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_main(capsys, "-m", str(trained_models["linear"]), "--svg", str(target))
     assert code == 2 and "--just_image" in err
+    code, _, err = run_main(capsys, "-j", "-m", str(trained_models["linear"]), "--svg", str(tmp_path / "p.txt"))
+    assert code == 2 and "should end in .svg" in err and not (tmp_path / "p.txt").exists()
     not_a_model = tmp_path / "x.pkl"
     not_a_model.write_bytes(b"not a pickle")
     code, _, err = run_main(capsys, "-j", "-m", str(not_a_model), "--svg", str(target))
