@@ -280,6 +280,7 @@ def main(argv=None):
     parts = [f"## scalefree benchmark, {datetime.date.today()}\n",
              f"Machine: {machine()}. Image: {os.path.basename(args.image)} at {w}x{h} "
              f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n"]
+    print("\n".join(parts), flush=True)
     with tempfile.TemporaryDirectory() as workdir:
         for title, make in [
             ("Training (default settings)", lambda: bench_training(image, seconds, marks)),
