@@ -352,4 +352,7 @@ def main(argv=None):
     from .options import parse
 
     typed = parse(sys.argv[1:] if argv is None else argv)
+    if typed.get("verbose"):
+        # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     return exit_code("image_learn.py", lambda: learn(typed), "aborted; the last saved checkpoint is kept")

@@ -89,6 +89,8 @@ def build_parser():
                  "for renders larger than the training size)")
     _option(g, "--no_display", action="store_true", help="no preview window")
     _option(g, "--show", action="store_true", help="with --just_image: show the render in a window too")
+    _option(g, "--verbose", action="store_true",
+            help="also show TensorFlow's own log messages (hidden by default: only its errors pass)")
     return p
 
 

@@ -81,7 +81,7 @@ def start_run(tmp_path, display, *extra):
     image = tmp_path / "planes.png"
     Image.fromarray(half_planes_image(48)).save(image)
     # Faulthandler: a hung run can be made to print every thread's stack (SIGABRT).
-    env = {**os.environ, "DISPLAY": display, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}
+    env = {**os.environ, "DISPLAY": display, "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen(
         [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "8", "-n", "8", "-c", "0",
          "--output_dir", str(tmp_path / "out"), *extra],
