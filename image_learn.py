@@ -3,7 +3,7 @@
 
 import sys
 
-from scalefree.app import main
+from scalefree.commands import image_learn
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(image_learn(prog="image_learn.py"))

@@ -4,6 +4,8 @@ The public names load lazily, so that importing the package (as the CLI does
 for --help) does not start TensorFlow.
 """
 
+__version__ = "0.4.0"
+
 _EXPORTS = {
     "Config": "config",
     "LineLayer": "layers",

@@ -12,17 +12,15 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint, paths
 from .atomic import OutputError, write_text
 from .config import Config, ConfigError, field_names
-from .images import downscale, read_image, write_image
+from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, write_image
 from .options import DEFAULT_OUTPUT_DIR
 
-DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "assets" / "astronaut.png"
 
 
 def _print(line):
@@ -71,10 +69,12 @@ class Run:
             self.image_name = None
             self.cycle = 0
         self.config.validate()
-        if "input_image" in typed or self.image is None:
-            path = typed.get("input_image", str(DEFAULT_IMAGE))
-            self.image = read_image(path)
-            self.image_name = os.path.basename(path)
+        if "input_image" in typed:
+            self.image = read_image(typed["input_image"])
+            self.image_name = os.path.basename(typed["input_image"])
+        elif self.image is None:
+            self.image = read_bundled_image()
+            self.image_name = BUNDLED_IMAGE
         self.train_image = downscale(self.image, self.config.downscale)
         if self.stored is not None and "output_dir" not in typed:
             # A resumed run goes on updating the file it came from.
@@ -345,14 +345,3 @@ def render_image(run, typed, log=_print):
             show_until_closed(run.train_image, picture, f"scalefree: {os.path.basename(path)}", app)
     return 0
 
-
-def main(argv=None):
-    """Run image_learn with `argv`; return the exit code. Errors for the user are one line."""
-    from .cli import exit_code
-    from .options import parse
-
-    typed = parse(sys.argv[1:] if argv is None else argv)
-    if typed.get("verbose"):
-        # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    return exit_code("image_learn.py", lambda: learn(typed), "aborted; the last saved checkpoint is kept")

@@ -24,7 +24,7 @@ FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, 
               "gradient_sharpness": 5.0, "divider_lr_scale": 1.0, "lr_decay_steps": 0}
 FIRST_TOOL_EPOCHS = 20
 # One photo of each kind: portrait, animal fur (textured), landscape, flat graphic.
-QUALITY_PHOTOS = ["astronaut.png", "chelsea.png", "rocket.png", "poster.png"]
+QUALITY_PHOTOS = ["scalefree/data/astronaut.png", "assets/chelsea.png", "assets/rocket.png", "assets/poster.png"]
 QUALITY_TYPES = ["linear", "circular"]
 QUALITY_NS = [8, 32, 128, 512]
 
@@ -67,7 +67,8 @@ def train_for(trainer, seconds, marks, stop_psnr=None, already=0.0):
 
     trained, epoch_times, at_marks, reached = already, [], {}, None
     cpu = wall = 0.0
-    while trained < seconds or not epoch_times:
+    # Two epochs at least: the first compiles the graph, and speed figures need a steady one.
+    while trained < seconds or len(epoch_times) < 2:
         c0, t0 = _cpu_seconds(), time.perf_counter()
         trainer.train_epoch()
         dt = time.perf_counter() - t0
@@ -259,18 +260,18 @@ def main(argv=None):
     p.add_argument("--quality", action="store_true",
                    help="the quality table instead: PSNR for each photo, type and N in " + ", ".join(map(str, QUALITY_NS)))
     p.add_argument("--photos", nargs="+", metavar="IMAGE",
-                   help="photos for --quality (default: the bundled " + ", ".join(QUALITY_PHOTOS) + ")")
+                   help="photos for --quality (default: the bundled " + ", ".join(os.path.basename(p) for p in QUALITY_PHOTOS) + ")")
     p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
-    p.add_argument("--image", default=str(ROOT / "assets" / "astronaut.png"), help="photo for the speed run")
+    p.add_argument("--image", help="photo for the speed run (default: the bundled one)")
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    from .images import downscale, read_image
+    from .images import downscale, read_bundled_image, read_image
 
     if args.quality:
         return _main_quality(args)
-    image = read_image(args.image)
+    image = read_image(args.image) if args.image else read_bundled_image()
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
         seconds, marks, first_epochs, limit, sides = 1.0, [0.2, 0.5, 1.0], 1, 2.0, [256]
@@ -278,7 +279,7 @@ def main(argv=None):
         seconds, marks, first_epochs, limit, sides = 60.0, [10, 30, 60], FIRST_TOOL_EPOCHS, 120.0, [4096, 16384]
     h, w = image.shape[:2]
     parts = [f"## scalefree benchmark, {datetime.date.today()}\n",
-             f"Machine: {machine()}. Image: {os.path.basename(args.image)} at {w}x{h} "
+             f"Machine: {machine()}. Image: {os.path.basename(args.image or 'astronaut.png')} at {w}x{h} "
              f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n"]
     print("\n".join(parts), flush=True)
     with tempfile.TemporaryDirectory() as workdir:
@@ -296,7 +297,7 @@ def main(argv=None):
 
 
 def _main_quality(args):
-    photos = args.photos or [str(ROOT / "assets" / name) for name in QUALITY_PHOTOS]
+    photos = args.photos or [str(ROOT / name) for name in QUALITY_PHOTOS]
     if args.quick:
         header, rows = bench_quality(photos[:2], QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0], longest_side=32)
     else:

@@ -1,6 +1,7 @@
 """Reading any image as 8-bit RGB, downscaling, writing renders."""
 
 import os
+from importlib import resources
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -45,6 +46,15 @@ def read_image(path):
         raise ImageError(f"not an image file Pillow can read: {path}") from None
     except (OSError, ValueError, SyntaxError) as err:
         raise ImageError(f"cannot read image {path}: {err}") from None
+
+
+BUNDLED_IMAGE = "astronaut.png"
+
+
+def read_bundled_image():
+    """The photo that ships inside the package, learnt when no image is given."""
+    with resources.as_file(resources.files(__package__) / "data" / BUNDLED_IMAGE) as path:
+        return read_image(str(path))
 
 
 def downscale(image, factor):

@@ -1,7 +1,8 @@
-"""Command-line options of image_learn.py. Imports nothing heavy, so --help is instant."""
+"""Command-line options of both commands. Imports nothing heavy, so --help is instant."""
 
 import argparse
 
+from . import __version__
 from .cli import Parser
 from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, Config
 
@@ -21,12 +22,13 @@ def _option(parser, *flags, default=None, **kwargs):
     parser.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
 
 
-def build_parser():
+def build_parser(prog="scalefree"):
     p = Parser(
-        prog="image_learn.py",
+        prog=prog,
         description="Learn an image with N lines or circles, each region one colour; "
                     "watch it form, save frames, render the result at any size.",
     )
+    p.add_argument("--version", action="version", version=f"scalefree {__version__}")
     g = p.add_argument_group("what to learn")
     _option(g, "-i", "--input_image", metavar="IMAGE",
             help="image to learn; without it and without -m, a bundled photo")
@@ -94,6 +96,28 @@ def build_parser():
     return p
 
 
-def parse(argv):
+def parse(argv, prog="scalefree"):
     """The options the user typed, as a dict (absent options are simply missing)."""
-    return vars(build_parser().parse_args(argv))
+    return vars(build_parser(prog).parse_args(argv))
+
+
+def build_movie_parser(prog="scalefree-movie"):
+    from .movie import CONTAINERS
+
+    p = Parser(prog=prog,
+               description="Make a video from frames saved with image_learn.py -f DIR. Several folders "
+                           "play one after another, or side by side with --grid.")
+    p.add_argument("--version", action="version", version=f"scalefree {__version__}")
+    p.add_argument("folders", nargs="+", metavar="FRAMES_DIR", help="folder(s) of frames")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help=f"video to write ({', '.join(CONTAINERS)}); default: FRAMES_DIR.mp4 beside the folder")
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default: 25)")
+    p.add_argument("--hold_first", type=float, default=0.0, help="seconds to hold the first frame (default: 0)")
+    p.add_argument("--hold_last", type=float, default=1.0, help="seconds to hold the last frame (default: 1)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", metavar="WxH", help="resize every frame to this size")
+    size.add_argument("--scale", type=float, help="resize every frame by this factor")
+    p.add_argument("--caption", action="store_true", help="caption bar: cycle, PSNR, N and type")
+    p.add_argument("--title", metavar="TEXT", help="open with a title card")
+    p.add_argument("--grid", action="store_true", help="play several folders side by side, in step by cycle")
+    return p

@@ -30,6 +30,11 @@ else
   echo "no apt-get: install OpenGL/EGL libraries yourself for the preview window" >&2
 fi
 
-python -m pip install -q -r requirements.txt
-[ "$dev" = 1 ] && python -m pip install -q -r requirements-dev.txt
-echo "scalefree is set up"
+# The checkout itself, installed in place: the `scalefree` and `scalefree-movie`
+# commands, and the dependencies that pyproject.toml reads from requirements*.txt.
+if [ "$dev" = 1 ]; then
+  python -m pip install -q -e ".[dev]"
+else
+  python -m pip install -q -e .
+fi
+echo "scalefree $(python -c 'import scalefree; print(scalefree.__version__)') is set up in $(python -c 'import sys; print(sys.prefix)')"

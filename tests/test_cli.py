@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import ROOT, half_planes_image
 from scalefree import checkpoint
-from scalefree.app import main
+from scalefree.commands import image_learn as main
 
 SEED_OPTIONS = ["-i", "-t", "-d", "-n", "-m", "-j", "-e", "-c", "-x", "-b", "-p", "-l", "-s", "-g", "-f"]
 SEED_LONG = ["--input_image", "--type", "--n_dividers", "--n_hidden", "--model_file", "--just_image",

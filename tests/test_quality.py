@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from scalefree.config import Config
-from scalefree.images import downscale, read_image
+from scalefree.images import downscale, read_bundled_image
 from scalefree.train import Trainer, psnr
 
 # The recipe as first described: random dividers, Adam at one constant rate
@@ -20,7 +19,7 @@ MARGIN_DB = {"linear": 1.0, "circular": 0.5}
 
 
 def photo(size=48):
-    image = read_image(str(ROOT / "assets" / "astronaut.png"))
+    image = read_bundled_image()
     return np.ascontiguousarray(downscale(image, max(image.shape[:2]) / size))
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import discs_image
 from scalefree import checkpoint
-from scalefree.app import main
+from scalefree.commands import image_learn as main
 from scalefree.render import render_partition
 from scalefree.vector import cells, svg, view_of
 

@@ -1,0 +1,347 @@
+"""What image_learn.py does, as functions: set up a run from options, train, render.
+
+Everything here reports through `log` (one line at a time) and raises
+UserError for anything the user can fix; exiting is the CLI's job.
+"""
+
+import contextlib
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+
+from . import checkpoint, paths
+from .atomic import OutputError, write_text
+from .config import Config, ConfigError, field_names
+from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, write_image
+from .options import DEFAULT_OUTPUT_DIR
+
+
+
+def _print(line):
+    print(line, flush=True)
+
+
+def _ensure_writable(directory, what):
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create {what} {directory}: {err.strerror or err}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {directory} is not writable")
+
+
+def _config_fields(typed):
+    names = set(field_names())
+    return {k: v for k, v in typed.items() if k in names}
+
+
+class Run:
+    """A model, the image it learns and where its outputs go, from typed options."""
+
+    def __init__(self, typed):
+        self.typed = typed
+        self.output_dir = typed.get("output_dir", DEFAULT_OUTPUT_DIR)
+        self.frames_dir = typed.get("save_frames")
+        self.stored = None
+        if "model_file" in typed:
+            self.stored = checkpoint.load(typed["model_file"])
+            try:
+                stored_config = Config.from_dict(self.stored["config"])
+                self.image = self.stored["image"]
+                self.image_name = self.stored["image_name"]
+                self.cycle = int(self.stored["cycle"])
+                if not (isinstance(self.image, np.ndarray) and self.image.dtype == np.uint8
+                        and self.image.ndim == 3 and self.image.shape[2] == 3):
+                    raise ValueError("image")
+            except (KeyError, TypeError, ValueError):
+                raise checkpoint.CheckpointError(
+                    f"cannot load model file {typed['model_file']}: it lacks what a checkpoint holds") from None
+            self.config = stored_config.merged(_config_fields(typed))
+        else:
+            self.config = Config(**_config_fields(typed))
+            self.image = None
+            self.image_name = None
+            self.cycle = 0
+        self.config.validate()
+        if "input_image" in typed:
+            self.image = read_image(typed["input_image"])
+            self.image_name = os.path.basename(typed["input_image"])
+        elif self.image is None:
+            self.image = read_bundled_image()
+            self.image_name = BUNDLED_IMAGE
+        self.train_image = downscale(self.image, self.config.downscale)
+        if self.stored is not None and "output_dir" not in typed:
+            # A resumed run goes on updating the file it came from.
+            self.checkpoint_path = typed["model_file"]
+            self.output_dir = os.path.dirname(os.path.abspath(self.checkpoint_path))
+        else:
+            self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config)
+
+    @property
+    def size(self):
+        return self.train_image.shape[:2]
+
+    def trainer(self, strategy=None):
+        from .train import Trainer  # TensorFlow loads here, not for --help
+
+        weights = optimizer_weights = None
+        epoch = 0
+        if self.stored is not None:
+            weights = self.stored.get("weights")
+            optimizer_weights = self.stored.get("optimizer")
+            epoch = int(self.stored.get("epoch", 0))
+        try:
+            return Trainer(self.config, self.train_image, weights, optimizer_weights, epoch, strategy)
+        except ValueError as err:
+            if weights is None:
+                raise
+            raise checkpoint.CheckpointError(f"stored weights do not fit the network: {err}") from None
+
+
+def render_run(run, trainer, mult, border, hard=False):
+    """The run's picture at `mult` x its training size, widened by `border`.
+
+    Line and circle models render by their partition (hard edges, one colour
+    a region, fast at any size) when asked or when the render is larger than
+    the training image, where the trained tanh would blur edges; otherwise by
+    evaluating the network, which is exactly what training sees.
+    """
+    from .model import partition_weights
+    from .render import render, render_partition
+
+    h, w = run.size
+    if run.config.type != "relu" and (hard or mult > 1):
+        return render_partition(run.config.type, *partition_weights(trainer.model), h, w, mult, border)
+    return render(trainer.predict, h, w, mult, border)
+
+
+class Training:
+    """The per-cycle work of a training run: log, checkpoint, frame, preview."""
+
+    def __init__(self, run, log=_print, show=None):
+        from .train import History
+
+        # Checked before the slow start of TensorFlow, not after a first cycle.
+        _ensure_writable(run.output_dir, "output directory")
+        if run.frames_dir:
+            _ensure_writable(run.frames_dir, "frames directory")
+        self.run = run
+        self.log = log
+        self.show = show
+        self.trainer = run.trainer()
+        self.history = History.from_list(run.stored.get("history", [])) if run.stored else History()
+
+    def start_message(self):
+        r, c = self.run, self.run.config
+        h, w = r.size
+        what = f"resuming at cycle {r.cycle} of" if r.stored else "training"
+        decay = f", decaying over {c.lr_decay_steps} steps" if c.lr_decay_steps else ""
+        return (f"{what} {c.type} {c.n_dividers}d {c.n_hidden}h on {r.image_name} ({w}x{h}, "
+                f"{h * w} px), batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} "
+                f"(dividers x{c.divider_lr_scale:g}{decay}); "
+                f"checkpoints to {r.checkpoint_path}")
+
+    def on_cycle(self, result):
+        self.history.add(result)
+        self.run.cycle = result.cycle
+        self.log(f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
+                 f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s")
+        self.save()
+        c = self.run.config
+        saved = None
+        if self.run.frames_dir:
+            saved = render_run(self.run, self.trainer, c.disp_mult, c.border)
+            self._save_frame(result, saved)
+        if self.show:
+            # The window shows the training view; reuse the saved frame when it is that view.
+            frame = saved if saved is not None and (c.disp_mult, c.border) == (1.0, 0.0) \
+                else render_run(self.run, self.trainer, 1.0, 0.0)
+            self.show(frame, result, self.trainer.model.get_layer("dividers").get_weights())
+
+    def save(self):
+        r = self.run
+        checkpoint.save(r.checkpoint_path, {
+            "config": r.config.to_dict(),
+            "image": r.image,
+            "image_name": r.image_name,
+            "cycle": r.cycle,
+            "epoch": self.trainer.epoch,
+            "weights": self.trainer.model.get_weights(),
+            "optimizer": self.trainer.optimizer_weights(),
+            "history": self.history.to_list(),
+        })
+
+    def _save_frame(self, result, picture):
+        r = self.run
+        c = r.config
+        path = paths.frame_path(r.frames_dir, r.image_name, c, result.cycle)
+        write_image(picture, path)
+        record = {"file": os.path.basename(path), **vars(result), "parameters": c.to_dict()}
+        with open(paths.frames_metadata_path(r.frames_dir), "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def train(self, stop_event):
+        """Train until a stop condition; return the reason."""
+        from .train import run_cycles
+
+        with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
+            return run_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
+
+
+@contextlib.contextmanager
+def _progress(trainer, epochs_per_cycle):
+    """A progress bar over a cycle's steps, shown only when a cycle is slow."""
+    from tqdm import tqdm
+
+    total = trainer.steps_per_epoch * epochs_per_cycle
+    state = {"bar": None, "done": 0}
+
+    def on_steps(n):
+        if state["bar"] is None or state["done"] >= total:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["bar"] = tqdm(total=total, unit="step", delay=2.0, leave=False, disable=None)
+            state["done"] = 0
+        state["bar"].update(n)
+        state["done"] += n
+
+    try:
+        yield on_steps
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(stop_event, log=_print):
+    """First Ctrl-C sets `stop_event` (finish the epoch, save, exit); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop_event.is_set():
+            raise KeyboardInterrupt
+        stop_event.set()
+        log("stopping after this epoch (Ctrl-C again to abort; the last checkpoint is kept)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _window_app(log):
+    """The VisPy app for a preview window, or None (with a notice) when there can be none."""
+    from .window import NoWindow, load_app
+
+    try:
+        return load_app()
+    except NoWindow as err:
+        log(f"no preview window ({err}); going on without it")
+        return None
+
+
+def learn(typed, log=_print):
+    if "svg" in typed:
+        if not typed.get("just_image"):
+            raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
+        if not typed["svg"].lower().endswith(".svg"):
+            raise ConfigError(f"--svg {typed['svg']}: the file name should end in .svg")
+    run = Run(typed)
+    if typed.get("just_image"):
+        return render_image(run, typed, log)
+    app = None if typed.get("no_display") else _window_app(log)
+    mailbox = None
+    if app is not None:
+        from .window import Mailbox
+
+        mailbox = Mailbox()
+    training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
+    log(training.start_message())
+    stop = threading.Event()
+    started = time.perf_counter()
+    with stop_on_interrupt(stop, log):
+        if app is None:
+            reason = training.train(stop)
+        else:
+            from .window import run_with_window
+
+            # Tracing leaves TensorFlow garbage whose finalizers call into the
+            # runtime. Collected from the main thread while the worker ran a
+            # step (VisPy's glfw backend calls gc.collect() when a window
+            # closes), it stalled or deadlocked the step. So: trace, collect,
+            # and freeze what is left out of later collections.
+            training.trainer.warm_up()
+            gc.collect()
+            gc.freeze()
+            title = f"scalefree: {paths.run_name(run.image_name, run.config)}"
+            reason = run_with_window(run.train_image, lambda: training.train(stop), stop, mailbox, title, app)
+    log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")
+    if run.frames_dir:
+        log(f"frames in {run.frames_dir}")
+    return 0
+
+
+def _frame_sender(run, mailbox):
+    """What the training thread calls after each cycle to hand the window a frame."""
+    from .window import divider_segments, status_line
+
+    h, w = run.size
+
+    def send(frame, result, divider_weights):
+        segments = None
+        if run.config.type != "relu":
+            segments = divider_segments(run.config.type, divider_weights, h, w)
+        mailbox.put((frame, status_line(result), segments))
+
+    return send
+
+
+def export_svg(run, trainer, path, log=_print):
+    """Write the run's partition, in the view set by -x and -b, as SVG."""
+    from .model import partition_weights
+    from .vector import svg, view_of
+
+    c = run.config
+    if c.type == "relu":
+        raise ConfigError("a relu model has no exact partition to write as SVG; render it as a PNG instead")
+    started = time.perf_counter()
+    about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
+             f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
+    document, n_cells = svg(c.type, *partition_weights(trainer.model), view_of(*run.size, c.disp_mult, c.border),
+                            about)
+    write_text(path, document)
+    log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s to {path}")
+
+
+def render_image(run, typed, log=_print):
+    if run.stored is None:
+        raise ConfigError("--just_image needs a model: give it with -m MODEL.pkl")
+    c = run.config
+    trainer = run.trainer()
+    if "svg" in typed:
+        export_svg(run, trainer, typed["svg"], log)
+        if "output" not in typed:
+            return 0
+    path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
+    started = time.perf_counter()
+    picture = render_run(run, trainer, c.disp_mult, c.border, hard=typed.get("hard", False))
+    write_image(picture, path)
+    h, w = picture.shape[:2]
+    log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {path}")
+    if typed.get("show"):
+        app = _window_app(log)
+        if app is not None:
+            from .window import show_until_closed
+
+            show_until_closed(run.train_image, picture, f"scalefree: {os.path.basename(path)}", app)
+    return 0
+

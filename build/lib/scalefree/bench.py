@@ -1,0 +1,329 @@
+"""The benchmark: training speed and quality, the first tool's settings side by side,
+render time and memory, start-up. Prints tables (Markdown) and can save them.
+
+    python -m scalefree.bench                   # the speed run, several minutes
+    python -m scalefree.bench --quality         # PSNR over photos, types and N: about half an hour
+    python -m scalefree.bench --quick           # a smoke run of both, a few seconds
+    python -m scalefree.bench --save bench/results
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
+FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random",
+              "gradient_sharpness": 5.0, "divider_lr_scale": 1.0, "lr_decay_steps": 0}
+FIRST_TOOL_EPOCHS = 20
+# One photo of each kind: portrait, animal fur (textured), landscape, flat graphic.
+QUALITY_PHOTOS = ["scalefree/data/astronaut.png", "assets/chelsea.png", "assets/rocket.png", "assets/poster.png"]
+QUALITY_TYPES = ["linear", "circular"]
+QUALITY_NS = [8, 32, 128, 512]
+
+
+def colour_units_for(n):
+    """Colour units used with N dividers in the quality table (the targets pair 32 with 16, 128 with 32)."""
+    return 16 if n <= 32 else 32
+
+
+def flops_per_pixel(n, m):
+    """Forward plus backward, counted as 3x the forward pass.
+
+    Forward: the 2->N divider maths (about 12 FLOP a unit: offsets, norm,
+    dot product, divide, tanh) and the two dense layers (2 FLOP a weight).
+    """
+    return 3 * (12 * n + 2 * (n * m + m * 3))
+
+
+def _trainer(image, kind, n, m, **overrides):
+    from .config import Config
+    from .train import Trainer
+
+    return Trainer(Config(type=kind, n_dividers=n, n_hidden=m, **{"seed": 0, **overrides}), image)
+
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def train_for(trainer, seconds, marks, stop_psnr=None, already=0.0):
+    """Train until `seconds` of training time; PSNR at each mark, epoch times, CPU use.
+
+    Time spent evaluating PSNR is not counted as training time; `already`
+    seconds (setting up) are counted, and at least one epoch runs. With
+    `stop_psnr`, also return the training time at the end of the first epoch
+    whose PSNR reaches it (None if never).
+    """
+    from .train import psnr
+
+    trained, epoch_times, at_marks, reached = already, [], {}, None
+    cpu = wall = 0.0
+    # Two epochs at least: the first compiles the graph, and speed figures need a steady one.
+    while trained < seconds or len(epoch_times) < 2:
+        c0, t0 = _cpu_seconds(), time.perf_counter()
+        trainer.train_epoch()
+        dt = time.perf_counter() - t0
+        if epoch_times:  # the first epoch compiles the graph
+            cpu += _cpu_seconds() - c0
+            wall += dt
+        epoch_times.append(dt)
+        trained += dt
+        due = [m for m in marks if m not in at_marks and trained >= m]
+        if due or stop_psnr is not None:
+            value = psnr(trainer.evaluate())
+            for m in due:
+                at_marks[m] = value
+            if stop_psnr is not None and value >= stop_psnr:
+                reached = trained
+                break
+    # The first epoch includes compiling the graph: leave it out of speed figures.
+    steady = epoch_times[1:] or epoch_times
+    return {
+        "epoch_s": statistics.median(steady),
+        "marks": at_marks,
+        "reached_s": reached,
+        "cpu_util": cpu / wall / (os.cpu_count() or 1) if wall else float("nan"),
+        "epochs": len(epoch_times),
+    }
+
+
+def bench_training(image, seconds, marks):
+    rows = []
+    pixels = image.shape[0] * image.shape[1]
+    for kind, n, m in CONFIGS:
+        run = train_for(_trainer(image, kind, n, m), seconds, marks)
+        full = _trainer(image, kind, n, m, batch_size=pixels)
+        full_times = []
+        for _ in range(4):
+            t0 = time.perf_counter()
+            full.train_epoch()
+            full_times.append(time.perf_counter() - t0)
+        full_epoch = statistics.median(full_times[1:])
+        rate = pixels / run["epoch_s"]
+        rows.append([
+            f"{kind} {n}/{m}", f"{run['epoch_s']:.3f}", f"{rate / 1e6:.2f}",
+            f"{rate * flops_per_pixel(n, m) / 1e9:.1f}", f"{run['cpu_util'] * 100:.0f}%",
+            f"{full_epoch:.3f}", f"{run['epoch_s'] / full_epoch:.2f}",
+            *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks],
+        ])
+    header = ["config", "s/epoch", "Mpx·epoch/s", "GFLOP/s", "CPU (of all cores)", "full-batch s/epoch",
+              "epoch / full-batch", *[f"PSNR@{mk:g}s" for mk in marks]]
+    return header, rows
+
+
+def bench_first_tool(image, epochs, limit_seconds):
+    """The first tool's settings for `epochs` epochs, then ours to the same PSNR."""
+    from .train import psnr
+
+    kind, n, m = CONFIGS[0]
+    theirs = _trainer(image, kind, n, m, **FIRST_TOOL)
+    t_theirs = 0.0
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        theirs.train_epoch()
+        t_theirs += time.perf_counter() - t0
+    bar = psnr(theirs.evaluate())
+    ours = train_for(_trainer(image, kind, n, m), limit_seconds, [], stop_psnr=bar)
+    reached = ours["reached_s"]
+    header = ["run", "settings", "PSNR", "training seconds", "speed-up"]
+    rows = [
+        [f"first tool's, {epochs} epochs", "adadelta lr 0.01, batch 16, random init",
+         f"{bar:.2f}", f"{t_theirs:.1f}", "1x"],
+        ["ours, to the same PSNR", "defaults", f"{bar:.2f}" if reached else "not reached",
+         f"{reached:.2f}" if reached else f"> {limit_seconds:g}",
+         f"{t_theirs / reached:.0f}x" if reached else "-"],
+    ]
+    return header, rows
+
+
+def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
+    """PSNR at each time mark for every photo, divider type and N, default settings.
+
+    With `longest_side`, each photo is first shrunk to it (the quick run).
+    """
+    from .images import downscale, read_image
+
+    rows = []
+    for path in photos:
+        image = read_image(path)
+        if longest_side:
+            image = downscale(image, max(image.shape[:2]) / longest_side)
+        for kind in kinds:
+            for n in ns:
+                m = colour_units_for(n)
+                print(f"  {os.path.basename(path)} {kind} {n}/{m} ...", file=sys.stderr, flush=True)
+                started = time.perf_counter()
+                trainer = _trainer(image, kind, n, m, seed=seed)
+                # Setting up (edge initialisation included) counts against the budget.
+                run = train_for(trainer, seconds, marks, already=time.perf_counter() - started)
+                rows.append([os.path.basename(path), kind, f"{n}/{m}",
+                             *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks]])
+    return ["photo", "type", "N/M", *[f"PSNR@{mk:g}s" for mk in marks]], rows
+
+
+def quality_curve(rows):
+    """PSNR at the last mark against N, one row a type, averaged over the photos."""
+    by = {}
+    for photo, kind, nm, *values in rows:
+        by.setdefault(kind, {}).setdefault(int(nm.split("/")[0]), []).append(float(values[-1]))
+    ns = sorted({n for per in by.values() for n in per})
+    header = ["type", *[f"N={n}" for n in ns]]
+    out = [[kind, *[f"{statistics.mean(per[n]):.2f}" if n in per else "-" for n in ns]] for kind, per in by.items()]
+    return header, out
+
+
+RENDER_CHILD = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from scalefree import checkpoint
+from scalefree.app import Run, render_run
+run = Run({"model_file": sys.argv[2], "output_dir": sys.argv[3]})
+trainer = run.trainer()
+side = int(sys.argv[4])
+h, w = run.size
+t0 = time.perf_counter()
+picture = render_run(run, trainer, side / max(h, w), 0.0)
+print(time.perf_counter() - t0, picture.shape[0], picture.shape[1])
+"""
+
+
+def bench_render(image, sides, workdir):
+    from . import checkpoint
+    from .config import Config
+
+    trainer = _trainer(image, "linear", 128, 32)
+    trainer.train_epoch()
+    model = os.path.join(workdir, "render.pkl")
+    checkpoint.save(model, {"config": Config(type="linear", n_dividers=128, n_hidden=32).to_dict(),
+                            "image": image, "image_name": "bench.png", "cycle": 1, "epoch": 1,
+                            "weights": trainer.model.get_weights(), "history": []})
+    rows = []
+    for side in sides:
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        proc = subprocess.Popen([sys.executable, "-c", RENDER_CHILD, str(ROOT), model, workdir, str(side)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        out = proc.stdout.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        if status != 0 or not out.strip():
+            rows.append([f"{side}x{side}", "failed", "-", "-"])
+            continue
+        seconds, h, w = out.split()
+        rows.append([f"{w}x{h}", f"{int(w) * int(h) / 1e6:.1f}", f"{float(seconds):.2f}",
+                     f"{usage.ru_maxrss / 1024 ** 2:.2f}"])
+    return ["render (128 lines / 32)", "Mpx", "seconds", "peak RSS GB"], rows
+
+
+def bench_startup(workdir):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "image_learn.py"), "--help"], capture_output=True, env=env,
+                   check=True)
+    help_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), "-d", "128", "-n", "32", "-c", "1",
+                             "--no_display", "--output_dir", workdir],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    first = float("nan")
+    for line in proc.stdout:
+        if line.startswith("cycle"):
+            first = time.perf_counter() - t0
+    proc.wait()
+    return ["start-up", "seconds"], [["image_learn.py --help", f"{help_s:.2f}"],
+                                     ["launch to first cycle line (default image, 128/32)", f"{first:.2f}"]]
+
+
+def table(title, header, rows):
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m scalefree.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny image, about a second per item: a smoke run")
+    p.add_argument("--quality", action="store_true",
+                   help="the quality table instead: PSNR for each photo, type and N in " + ", ".join(map(str, QUALITY_NS)))
+    p.add_argument("--photos", nargs="+", metavar="IMAGE",
+                   help="photos for --quality (default: the bundled " + ", ".join(os.path.basename(p) for p in QUALITY_PHOTOS) + ")")
+    p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
+    p.add_argument("--image", help="photo for the speed run (default: the bundled one)")
+    p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
+    args = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    from .images import downscale, read_bundled_image, read_image
+
+    if args.quality:
+        return _main_quality(args)
+    image = read_image(args.image) if args.image else read_bundled_image()
+    if args.quick:
+        image = downscale(image, max(image.shape[:2]) / 32)
+        seconds, marks, first_epochs, limit, sides = 1.0, [0.2, 0.5, 1.0], 1, 2.0, [256]
+    else:
+        seconds, marks, first_epochs, limit, sides = 60.0, [10, 30, 60], FIRST_TOOL_EPOCHS, 120.0, [4096, 16384]
+    h, w = image.shape[:2]
+    parts = [f"## scalefree benchmark, {datetime.date.today()}\n",
+             f"Machine: {machine()}. Image: {os.path.basename(args.image)} at {w}x{h} "
+             f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n"]
+    print("\n".join(parts), flush=True)
+    with tempfile.TemporaryDirectory() as workdir:
+        for title, make in [
+            ("Training (default settings)", lambda: bench_training(image, seconds, marks)),
+            ("Against the first tool's settings, same run", lambda: bench_first_tool(image, first_epochs, limit)),
+            ("Rendering", lambda: bench_render(image, sides, workdir)),
+            ("Start-up", lambda: bench_startup(workdir)),
+        ]:
+            print(f"running: {title} ...", file=sys.stderr, flush=True)
+            parts.append(table(title, *make()))
+            print(parts[-1], flush=True)
+    _save(args.save, "", "\n".join(parts))
+    return 0
+
+
+def _main_quality(args):
+    photos = args.photos or [str(ROOT / name) for name in QUALITY_PHOTOS]
+    if args.quick:
+        header, rows = bench_quality(photos[:2], QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0], longest_side=32)
+    else:
+        header, rows = bench_quality(photos, args.types, QUALITY_NS, 60.0, [10, 30, 60])
+    parts = [f"## scalefree quality, {datetime.date.today()}\n",
+             f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
+             f"initialisation) counts against the time. "
+             f"Photos at {'32' if args.quick else 'their own size (the bundled ones: 256'} px on the longer side"
+             f"{'' if args.quick else ')'}.\n",
+             table("PSNR (dB) against training time", header, rows),
+             table("PSNR at the last mark against N (mean over the photos)", *quality_curve(rows)),
+             ]
+    for part in parts:
+        print(part, flush=True)
+    _save(args.save, "-quality", "\n".join(parts))
+    return 0
+
+
+def _save(directory, suffix, report):
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{datetime.date.today()}{suffix}.md")
+        with open(path, "w") as f:
+            f.write(report)
+        print(f"saved to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

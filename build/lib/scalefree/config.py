@@ -1,0 +1,111 @@
+"""One config object for the network and the run, stored in every checkpoint.
+
+Resume rule: the architecture fields (ARCHITECTURE) come from the checkpoint,
+because the stored weights only fit the network they were trained in; every
+other field is a run-time knob, taken from the checkpoint unless the user
+typed it on the command line. Typing an architecture field that disagrees
+with the checkpoint is an error, not a silent rebuild.
+
+This module imports neither TensorFlow nor Keras, so `--help` stays fast.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import UserError
+
+DIVIDER_TYPES = ("linear", "circular", "relu")
+OPTIMIZERS = ("adam", "adadelta", "sgd")
+INITS = ("edges", "random")
+
+ARCHITECTURE = ("type", "n_dividers", "n_hidden")
+
+# The false gradient's steepness when none is given. It sets how far from a
+# divider pixels still pull on it: lines measure E as an angle's cosine,
+# circles relative to their radius, so small circles need the gentler slope.
+GRADIENT_SHARPNESS = {"linear": 20.0, "circular": 10.0, "relu": 20.0}
+
+
+class ConfigError(UserError):
+    """An option value that cannot work; the message is meant for the user."""
+
+
+@dataclass
+class Config:
+    # Architecture.
+    type: str = "linear"
+    n_dividers: int = 1
+    n_hidden: int = 64
+    # Divider activation; may change on resume (no weight depends on it).
+    sharpness: float = 1000.0
+    gradient_sharpness: float | None = None  # None: GRADIENT_SHARPNESS[type]
+    # Training.
+    init: str = "edges"
+    optimizer: str = "adam"
+    learning_rate: float = 0.004
+    divider_lr_scale: float = 0.125
+    lr_decay_steps: int = 10000
+    batch_size: int = 256
+    epochs_per_cycle: int = 1
+    cycles: int = 0
+    downscale: float = 1.0
+    seed: int | None = None
+    max_seconds: float = 0.0
+    target_psnr: float = 0.0
+    # Rendering of frames and images.
+    disp_mult: float = 1.0
+    border: float = 0.0
+
+    def validate(self):
+        """Raise ConfigError naming the first option that cannot work."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = str if f.name in ("type", "optimizer", "init") else (int, float)
+            if value is None and f.name in ("seed", "gradient_sharpness"):
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigError(f"--{f.name} has an unusable value {value!r}")
+        if self.type not in DIVIDER_TYPES:
+            raise ConfigError(f"unknown type {self.type!r}: choose one of {', '.join(DIVIDER_TYPES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.init not in INITS:
+            raise ConfigError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
+        positive = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle",
+                    "sharpness", "gradient_sharpness", "learning_rate", "divider_lr_scale", "downscale",
+                    "disp_mult")
+        for name in positive:
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
+        for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
+        return self
+
+    @property
+    def false_gradient_sharpness(self):
+        if self.gradient_sharpness is not None:
+            return self.gradient_sharpness
+        return GRADIENT_SHARPNESS.get(self.type, 20.0)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from stored values, ignoring keys this version does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def merged(self, typed):
+        """This (stored) config with the options the user typed applied over it."""
+        for name in ARCHITECTURE:
+            if name in typed and typed[name] != getattr(self, name):
+                raise ConfigError(
+                    f"--{name} {typed[name]} does not fit the stored network "
+                    f"(it has {name} {getattr(self, name)}); start a new model instead")
+        return dataclasses.replace(self, **typed)
+
+
+def field_names():
+    return [f.name for f in dataclasses.fields(Config)]

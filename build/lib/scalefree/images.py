@@ -1,0 +1,80 @@
+"""Reading any image as 8-bit RGB, downscaling, writing renders."""
+
+import os
+from importlib import resources
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .atomic import atomic_path
+from .errors import UserError
+
+# Transparent pixels are shown over white, as an image viewer would.
+_BACKGROUND = (255, 255, 255)
+
+
+class ImageError(UserError):
+    """An image that cannot be read or written; the message is meant for the user."""
+
+
+def to_rgb(im):
+    """An 8-bit RGB copy of a Pillow image of any mode (grey, alpha, palette, 16-bit)."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, _BACKGROUND + (255,))
+        im = Image.alpha_composite(background, im)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def read_image(path):
+    """The image at `path` as an (h, w, 3) uint8 array."""
+    if not os.path.exists(path):
+        raise ImageError(f"image not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb(im)
+    except UnidentifiedImageError:
+        raise ImageError(f"not an image file Pillow can read: {path}") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ImageError(f"cannot read image {path}: {err}") from None
+
+
+BUNDLED_IMAGE = "astronaut.png"
+
+
+def read_bundled_image():
+    """The photo that ships inside the package, learnt when no image is given."""
+    with resources.as_file(resources.files(__package__) / "data" / BUNDLED_IMAGE) as path:
+        return read_image(str(path))
+
+
+def downscale(image, factor):
+    """The image shrunk by `factor` (1 leaves it as it is)."""
+    if factor == 1:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+
+
+def to_uint8(rgb):
+    """Float RGB in [0, 1] to uint8, rounding."""
+    return np.clip(np.asarray(rgb) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def write_image(image, path):
+    """Write an (h, w, 3) uint8 array; the format comes from the extension."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in Image.registered_extensions():
+        raise ImageError(f"unknown image extension {ext!r} in {path}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[ext])

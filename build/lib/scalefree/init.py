@@ -1,0 +1,159 @@
+"""Starting dividers on the image's edges instead of at random.
+
+A line that starts along an edge of the picture only has to be fine-tuned; a
+random one may never find the edge it should take. Each divider is placed in
+turn at an edge pixel, drawn with probability proportional to the edge's
+strength, and oriented by the local gradient (lines) or made tangent to the
+edge (circles). The pixels that divider already explains are then mostly
+taken out of the draw, so the next one goes to another edge.
+"""
+
+import cv2
+import numpy as np
+
+from .coords import pixel_axes, pixel_coords, pixel_pitch
+
+# A pixel within this many pixel widths of a placed divider counts as explained.
+_EXPLAINED_WIDTH = 1.5
+# An explained pixel keeps this share of its weight, so strong edges can still
+# get a second divider when there are more dividers than edges.
+_EXPLAINED_KEEP = 0.02
+
+
+def edge_field(image, sigma=2.0):
+    """Per-pixel edge normal (nx, ny) and strength, from the colour structure tensor.
+
+    The tensor sums the outer products of every channel's gradient over a
+    Gaussian window, so the normal is steady along an edge even at corners
+    and in noise where a single pixel's gradient points anywhere.
+    """
+    img = np.asarray(image, dtype=np.float32) / 255.0
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8
+    jxx, jxy, jyy = (cv2.GaussianBlur((a * b).sum(axis=2), (0, 0), sigma)
+                     for a, b in ((gx, gx), (gx, gy), (gy, gy)))
+    # Principal eigenvector of [[jxx, jxy], [jxy, jyy]]: the direction across the edge.
+    angle = 0.5 * np.arctan2(2 * jxy, jxx - jyy)
+    strength = np.sqrt((gx * gx + gy * gy).sum(axis=2))
+    return np.cos(angle).ravel(), np.sin(angle).ravel(), strength.ravel()
+
+
+def _draw(weights, rng):
+    total = weights.sum()
+    if total <= 0:
+        return int(rng.integers(len(weights)))
+    return int(rng.choice(len(weights), p=weights / total))
+
+
+def _fit_line(xy, strength, center, normal, pitch, rounds=10):
+    """Refine a line to the edge pixels along it: weighted total least squares."""
+    for _ in range(rounds):
+        near = np.abs((xy - center) @ normal) < 2 * pitch
+        w = strength[near]
+        if w.sum() <= 0:
+            break
+        pts = xy[near]
+        mean = (w[:, None] * pts).sum(0) / w.sum()
+        d = pts - mean
+        cov = (w[:, None] * d).T @ d
+        # The eigenvector of the smallest eigenvalue is across the points.
+        fitted = np.linalg.eigh(cov)[1][:, 0]
+        fitted = fitted if fitted @ normal >= 0 else -fitted
+        settled = fitted @ normal > 1 - 1e-7
+        normal = fitted
+        # Keep the centre where the edge was found, moved onto the fitted line.
+        center = center - ((center - mean) @ normal) * normal
+        if settled:
+            break
+    return center, normal
+
+
+class _Grid:
+    """The training pixels as a grid, so a circle's fit looks only at the pixels near it."""
+
+    def __init__(self, height, width, strength):
+        self.ys, self.xs = pixel_axes(height, width)
+        self.pitch = pixel_pitch(height, width)
+        self.strength = strength.reshape(height, width)
+
+    def _span(self, axis, low, high):
+        first = max(0, int(np.floor(low / self.pitch + len(axis) / 2 - 0.5)))
+        last = min(len(axis), int(np.ceil(high / self.pitch + len(axis) / 2 - 0.5)) + 1)
+        return first, max(first, last)
+
+    def window(self, center, reach):
+        """(x, y) and strength of the pixels in the square of half-side `reach` about `center`."""
+        c0, c1 = self._span(self.xs, center[0] - reach, center[0] + reach)
+        r0, r1 = self._span(self.ys, center[1] - reach, center[1] + reach)
+        xx, yy = np.meshgrid(self.xs[c0:c1], self.ys[r0:r1])
+        return np.stack([xx.ravel(), yy.ravel()], axis=1), self.strength[r0:r1, c0:c1].ravel()
+
+
+def _fit_circle(grid, center, radius, rounds=10):
+    """Refine a circle to the edge pixels along it (weighted algebraic fit).
+
+    Returns the circle and its mean edge strength along the band, the score
+    by which candidate circles are compared.
+    """
+    pitch = grid.pitch
+    score = 0.0
+    for _ in range(rounds):
+        xy, strength = grid.window(center, radius + 2 * pitch)
+        near = np.abs(np.linalg.norm(xy - center, axis=1) - radius) < 2 * pitch
+        w = strength[near]
+        if near.sum() < 8 or w.sum() <= 0:
+            break
+        score = float(w.mean())
+        pts = xy[near]
+        # x^2 + y^2 + D x + E y + F = 0, least squares weighted by edge strength.
+        a = np.column_stack([pts, np.ones(len(pts))]) * w[:, None]
+        b = -(pts * pts).sum(1) * w
+        (d, e, f), *_ = np.linalg.lstsq(a, b, rcond=None)
+        new_center = np.array([-d / 2, -e / 2])
+        r2 = new_center @ new_center - f
+        if not r2 > (2 * pitch) ** 2:
+            break
+        moved = np.linalg.norm(new_center - center) + abs(np.sqrt(r2) - radius)
+        center, radius = new_center, float(np.sqrt(r2))
+        if moved < 0.1 * pitch:
+            break
+    return center, radius, score
+
+
+def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
+    """Initial divider parameters for `kind` 'linear' or 'circular'.
+
+    Returns (centers (n, 2), angles (n,)) for lines or (centers, log_radii)
+    for circles, in the coordinates of coords.pixel_coords.
+    """
+    h, w = image.shape[:2]
+    xy = pixel_coords(h, w)
+    pitch = pixel_pitch(h, w)
+    nx, ny, strength = edge_field(image)
+    weights = strength.astype(np.float64) ** 2
+    grid = _Grid(h, w, strength)
+    centers = np.empty((n, 2), np.float32)
+    second = np.empty(n, np.float32)
+    for k in range(n):
+        i = _draw(weights, rng)
+        # The tensor gives the normal up to sign: either side may be +1.
+        normal = rng.choice([-1.0, 1.0]) * np.array([nx[i], ny[i]])
+        if kind == "linear":
+            center, normal = _fit_line(xy, strength, xy[i], normal, pitch)
+            centers[k] = center
+            second[k] = np.arctan2(normal[1], normal[0])
+            distance = np.abs((xy - center) @ normal)
+        else:
+            # Circles tangent to the edge at the pixel, of a few sizes on both
+            # sides; each is fitted to the edge and the best supported kept.
+            candidates = [
+                _fit_circle(grid, xy[i] + side * r * normal, r)
+                for r in np.exp(rng.uniform(*np.log(radius_range), size=3))
+                for side in (-1.0, 1.0)
+            ]
+            center, radius, _ = max(candidates, key=lambda c: c[2])
+            centers[k] = center
+            second[k] = np.log(radius)
+            distance = np.abs(np.linalg.norm(xy - center, axis=1) - radius)
+        weights[distance < _EXPLAINED_WIDTH * pitch] *= _EXPLAINED_KEEP
+    return centers, second

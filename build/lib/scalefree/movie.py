@@ -1,0 +1,252 @@
+"""Frames saved by a training run -> a video (.mp4, .avi through OpenCV; .gif through Pillow)."""
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from .atomic import atomic_path
+from .errors import UserError
+from .paths import FRAMES_METADATA
+
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+CONTAINERS = tuple(VIDEO_CODECS) + (".gif",)
+TITLE_SECONDS = 1.5
+
+
+class MovieError(UserError):
+    pass
+
+
+@dataclass
+class Frame:
+    path: str
+    cycle: int
+    meta: dict = field(default_factory=dict)
+
+    def caption(self, label=None):
+        parts = [label] if label else []
+        p = self.meta.get("parameters", {})
+        if p:
+            parts.append(f"{p.get('n_dividers')} {p.get('type')}")
+        parts.append(f"cycle {self.cycle}")
+        if "psnr" in self.meta:
+            parts.append(f"PSNR {self.meta['psnr']:.2f} dB")
+        return "   ".join(parts)
+
+
+def _number_in(name):
+    numbers = re.findall(r"\d+", os.path.splitext(name)[0])
+    return int(numbers[-1]) if numbers else -1
+
+
+def collect_frames(folder):
+    """The frames of a folder in cycle order, with their metadata where it exists."""
+    if not os.path.isdir(folder):
+        raise MovieError(f"no such folder: {folder}")
+    meta = {}
+    meta_path = os.path.join(folder, FRAMES_METADATA)
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                    meta[record["file"]] = record
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by an interrupted run
+    frames = [
+        Frame(os.path.join(folder, name), int(meta.get(name, {}).get("cycle", _number_in(name))), meta.get(name, {}))
+        for name in os.listdir(folder) if name.lower().endswith(FRAME_EXTENSIONS)
+    ]
+    if not frames:
+        raise MovieError(f"no frames ({', '.join(FRAME_EXTENSIONS)}) in {folder}")
+    # Numeric order: 'cycle-10' after 'cycle-9' even when names are not zero-padded.
+    return sorted(frames, key=lambda fr: (fr.cycle, fr.path))
+
+
+def read_frame(path):
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as err:
+        raise MovieError(f"cannot read frame {path}: {err}") from None
+
+
+def parse_size(text):
+    m = re.fullmatch(r"(\d+)[xX](\d+)", text or "")
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise MovieError(f"--size wants WIDTHxHEIGHT, e.g. 640x480, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _font(height):
+    try:
+        return ImageFont.load_default(size=max(8, int(height)))
+    except TypeError:  # Pillow before 10.1 has one fixed-size default font
+        return ImageFont.load_default()
+
+
+def with_caption(image, text):
+    """The image with a dark bar under it holding `text`."""
+    h, w = image.shape[:2]
+    bar = max(14, h // 14)
+    out = Image.new("RGB", (w, h + bar), (16, 16, 16))
+    out.paste(Image.fromarray(image), (0, 0))
+    draw = ImageDraw.Draw(out)
+    font = _font(bar * 0.6)
+    draw.text((bar // 3, h + bar // 2), text, fill=(235, 235, 235), font=font, anchor="lm")
+    return np.asarray(out)
+
+
+def title_card(text, size):
+    w, h = size
+    card = Image.new("RGB", (w, h), (0, 0, 0))
+    draw = ImageDraw.Draw(card)
+    draw.text((w // 2, h // 2), text, fill=(255, 255, 255), font=_font(max(10, h // 12)), anchor="mm")
+    return np.asarray(card)
+
+
+def fit(image, size):
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+
+
+@dataclass
+class MovieOptions:
+    fps: float = 25.0
+    hold_first: float = 0.0
+    hold_last: float = 1.0
+    size: tuple | None = None
+    scale: float | None = None
+    caption: bool = False
+    title: str | None = None
+    grid: bool = False
+
+
+def _frame_size(first, options):
+    h, w = first.shape[:2]
+    if options.size:
+        return options.size
+    if options.scale:
+        return max(2, round(w * options.scale)), max(2, round(h * options.scale))
+    return w, h
+
+
+def _grid_layout(n):
+    cols = int(np.ceil(np.sqrt(n)))
+    return int(np.ceil(n / cols)), cols
+
+
+def plan(folders, options):
+    """The sequence of (source, caption) steps; a source is one frame or a row of them."""
+    runs = [collect_frames(f) for f in folders]
+    labels = [os.path.basename(os.path.normpath(f)) for f in folders] if len(folders) > 1 else [None]
+    steps = []
+    if options.grid:
+        for i in range(max(len(r) for r in runs)):
+            # Shorter runs hold their last frame so every cell stays in step.
+            row = [r[min(i, len(r) - 1)] for r in runs]
+            steps.append((row, f"cycle {row[0].cycle}"))
+    else:
+        for run, label in zip(runs, labels):
+            steps.extend(([fr], fr.caption(label)) for fr in run)
+    return steps
+
+
+class _Writer:
+    """Frames in, a video file out: the container comes from the extension."""
+
+    def __init__(self, path, fps, size):
+        self.ext = os.path.splitext(path)[1].lower()
+        self.path, self.fps, self.size = path, fps, size
+        self.frames = []
+        self.video = None
+
+    def open(self, tmp):
+        if self.ext in VIDEO_CODECS:
+            import cv2
+
+            self.video = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.ext]), self.fps, self.size)
+            if not self.video.isOpened():
+                raise MovieError(f"OpenCV cannot write {self.ext} video to {self.path}")
+        self.tmp = tmp
+
+    def add(self, image):
+        if self.video is not None:
+            self.video.write(np.ascontiguousarray(image[:, :, ::-1]))
+        else:
+            self.frames.append(Image.fromarray(image))
+
+    def close(self):
+        if self.video is not None:
+            self.video.release()
+        else:
+            # GIF timing is in hundredths of a second.
+            self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
+                                duration=round(1000 / self.fps), loop=0, optimize=False)
+
+
+def make_movie(folders, output, options, warn=print, progress=None):
+    """Write the movie; return (frames written, (width, height))."""
+    ext = os.path.splitext(output)[1].lower()
+    if ext not in CONTAINERS:
+        raise MovieError(f"unknown video extension {ext or '(none)'!r}: use {', '.join(CONTAINERS)}")
+    if options.fps <= 0:
+        raise MovieError(f"--fps must be greater than 0, got {options.fps:g}")
+    steps = plan(folders, options)
+    rows, cols = _grid_layout(len(steps[0][0])) if options.grid else (1, 1)
+    first_cell = read_frame(steps[0][0][0].path)
+    cell = _frame_size(first_cell, options)
+    cell_shape = (first_cell.shape[1], first_cell.shape[0])
+    warned = set()
+
+    def compose(step):
+        sources, caption = step
+        cells = []
+        for fr in sources:
+            img = read_frame(fr.path)
+            if (img.shape[1], img.shape[0]) != cell_shape and fr.path not in warned:
+                warned.add(fr.path)
+                warn(f"warning: {fr.path} is {img.shape[1]}x{img.shape[0]}, not "
+                     f"{cell_shape[0]}x{cell_shape[1]}; resized")
+            cells.append(fit(img, cell))
+        while len(cells) < rows * cols:
+            cells.append(np.zeros_like(cells[0]))
+        image = np.concatenate([np.concatenate(cells[r * cols:(r + 1) * cols], axis=1) for r in range(rows)])
+        return with_caption(image, caption) if options.caption else image
+
+    first = compose(steps[0])
+    size = (first.shape[1] // 2 * 2, first.shape[0] // 2 * 2)  # codecs want even sizes
+    holds_first = round(options.hold_first * options.fps)
+    holds_last = round(options.hold_last * options.fps)
+    title_frames = round(TITLE_SECONDS * options.fps) if options.title else 0
+    total = title_frames + holds_first + len(steps) + holds_last
+    writer = _Writer(output, options.fps, size)
+    with atomic_path(output) as tmp:
+        writer.open(tmp)
+        done = 0
+
+        def emit(image, times=1):
+            nonlocal done
+            image = image[:size[1], :size[0]]
+            for _ in range(times):
+                writer.add(image)
+            done += times
+            if progress:
+                progress(times)
+
+        if options.title:
+            emit(title_card(options.title, size), title_frames)
+        image = first
+        emit(image, holds_first + 1)
+        for step in steps[1:]:
+            image = compose(step)
+            emit(image)
+        emit(image, holds_last)
+        writer.close()
+    return total, size

@@ -1,0 +1,227 @@
+"""Fitting the network to one image: batches from tf.data, steps in a compiled graph.
+
+The model and optimizer are built inside a tf.distribute strategy scope and
+each step runs through `strategy.run`, so the same code trains on one CPU, a
+GPU, or data-parallel on several devices; with no strategy given it uses the
+default one.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._tensorflow import keras, tf
+from .coords import pixel_coords
+from .init import edge_dividers
+from .model import build_model, build_optimizer
+
+# At most this many steps run in one call into the graph, so that progress and
+# a stop request are seen within about a second even on huge images.
+MAX_STEPS_PER_CALL = 1000
+
+
+def psnr(mse):
+    """Peak signal-to-noise ratio in dB for colours in [0, 1]."""
+    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
+
+
+def image_to_float(image):
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+class Trainer:
+    """Holds a model, its optimizer and one image's pixels, and trains in epochs."""
+
+    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None):
+        self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.height, self.width = image.shape[:2]
+        self.coords = pixel_coords(self.height, self.width)
+        self.colors = image_to_float(image).reshape(-1, 3)
+        self.epoch = epoch
+        self._seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        # Seeds weight initialisation; batch order is seeded separately in _dataset.
+        keras.utils.set_random_seed(self._seed)
+        with self.strategy.scope():
+            self.model = build_model(config)
+            self.optimizer = build_optimizer(config)
+            self.optimizer.build(self.model.trainable_variables)
+        if weights is not None:
+            self.model.set_weights(weights)
+        elif config.init == "edges" and config.type != "relu":
+            rng = np.random.default_rng(self._seed)
+            self.model.get_layer("dividers").set_weights(
+                list(edge_dividers(image, config.n_dividers, config.type, rng)))
+        if optimizer_weights is not None:
+            self._restore_optimizer(optimizer_weights)
+        self._iterator = iter(self.strategy.experimental_distribute_dataset(self._dataset()))
+        self._train_steps = tf.function(self._train_steps_fn)
+        self._predict = tf.function(
+            lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, 2], tf.float32)],
+        )
+
+    @property
+    def pixels(self):
+        return len(self.coords)
+
+    @property
+    def steps_per_epoch(self):
+        return math.ceil(self.pixels / self.config.batch_size)
+
+    def _dataset(self):
+        """Endless batches; each epoch is a fresh permutation of all pixels.
+
+        The permutation depends only on (seed, epoch), so a seeded run and a
+        resumed one see the same batches. The last batch of an epoch is
+        topped up from the start of the permutation so every batch is full.
+        """
+        coords = tf.constant(self.coords)
+        colors = tf.constant(self.colors)
+        pixels, batch, steps = self.pixels, self.config.batch_size, self.steps_per_epoch
+        seed = self._seed
+
+        def epoch_batches(epoch):
+            perm = tf.random.experimental.stateless_shuffle(
+                tf.range(pixels, dtype=tf.int32), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+            perm = tf.concat([perm, perm[: steps * batch - pixels]], axis=0)
+            # One gather per epoch, then plain slices: far cheaper than a gather per batch.
+            return tf.data.Dataset.from_tensor_slices((
+                tf.reshape(tf.gather(coords, perm), (steps, batch, 2)),
+                tf.reshape(tf.gather(colors, perm), (steps, batch, 3)),
+            ))
+
+        return (
+            tf.data.Dataset.range(self.epoch, 2**62)
+            .flat_map(epoch_batches)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    def _step(self, x, y):
+        with tf.GradientTape() as tape:
+            pred = self.model(x, training=True)
+            per_pixel = tf.reduce_mean(tf.square(pred - y), axis=-1)
+            loss = tf.nn.compute_average_loss(per_pixel, global_batch_size=self.config.batch_size)
+        variables = self.model.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def _train_steps_fn(self, iterator, steps):
+        total = tf.constant(0.0)
+        for _ in tf.range(steps):
+            losses = self.strategy.run(self._step, args=next(iterator))
+            total += self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        return total
+
+    def warm_up(self):
+        """Trace the compiled functions now: zero steps, an empty prediction."""
+        self._train_steps(self._iterator, tf.constant(0))
+        self._predict(tf.zeros((0, 2)))
+
+    def train_steps(self, steps):
+        """Run `steps` optimizer steps; return their summed batch losses."""
+        return float(self._train_steps(self._iterator, tf.constant(steps)))
+
+    def train_epoch(self, on_steps=None):
+        """One pass over every pixel; return the mean batch loss."""
+        total, done = 0.0, 0
+        while done < self.steps_per_epoch:
+            steps = min(MAX_STEPS_PER_CALL, self.steps_per_epoch - done)
+            total += self.train_steps(steps)
+            done += steps
+            if on_steps:
+                on_steps(steps)
+        self.epoch += 1
+        return total / self.steps_per_epoch
+
+    def predict(self, coords, chunk=1 << 18):
+        """RGB in [0, 1] for an (n, 2) array of coordinates, computed in chunks."""
+        coords = np.asarray(coords, dtype=np.float32)
+        out = np.empty((len(coords), 3), dtype=np.float32)
+        for start in range(0, len(coords), chunk):
+            out[start:start + chunk] = self._predict(coords[start:start + chunk]).numpy()
+        return out
+
+    def evaluate(self):
+        """Mean squared error of the current model over the whole training image."""
+        return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
+
+    def optimizer_weights(self):
+        return [v.numpy() for v in self.optimizer.variables]
+
+    def _restore_optimizer(self, values):
+        variables = self.optimizer.variables
+        if len(values) != len(variables) or any(
+                tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
+            return  # another optimizer: start its state afresh
+        for v, a in zip(variables, values):
+            # The rate is the config's (the user may have typed a new one); the
+            # step count and moments carry on.
+            if v.path.rsplit("/", 1)[-1] != "learning_rate":
+                v.assign(a)
+
+
+@dataclass
+class CycleResult:
+    cycle: int
+    loss: float
+    psnr: float
+    seconds: float
+    pixels_per_second: float
+    epochs: int
+
+
+@dataclass
+class History:
+    cycles: list = field(default_factory=list)
+
+    def add(self, result):
+        self.cycles.append(result)
+
+    def to_list(self):
+        return [vars(c) for c in self.cycles]
+
+    @classmethod
+    def from_list(cls, items):
+        return cls([CycleResult(**item) for item in items])
+
+
+def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
+    """Train cycle after cycle until a stop condition; return why it stopped.
+
+    After every cycle `on_cycle(result)` is called (it logs, saves, draws).
+    `stop_event` (a threading.Event) is checked between epochs: when it is
+    set, the epoch under way finishes, its partial cycle is reported, and the
+    loop ends.
+    """
+    config = trainer.config
+    started = time.perf_counter()
+    cycle = first_cycle
+    while True:
+        cycle += 1
+        cycle_start = time.perf_counter()
+        losses = []
+        for _ in range(config.epochs_per_cycle):
+            losses.append(trainer.train_epoch(on_steps))
+            if stop_event.is_set():
+                break
+        seconds = time.perf_counter() - cycle_start
+        result = CycleResult(
+            cycle=cycle,
+            loss=float(np.mean(losses)),
+            psnr=psnr(trainer.evaluate()),
+            seconds=seconds,
+            pixels_per_second=trainer.pixels * len(losses) / seconds,
+            epochs=len(losses),
+        )
+        on_cycle(result)
+        if stop_event.is_set():
+            return "stopped"
+        if config.cycles and cycle - first_cycle >= config.cycles:
+            return f"finished {config.cycles} cycles"
+        if config.max_seconds and time.perf_counter() - started >= config.max_seconds:
+            return f"reached --max_seconds {config.max_seconds:g}"
+        if config.target_psnr and result.psnr >= config.target_psnr:
+            return f"reached --target_psnr {config.target_psnr:g} dB"

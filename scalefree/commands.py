@@ -1,0 +1,50 @@
+"""The command lines: parse, call the package, map errors to exit codes.
+
+`image_learn.py` and `make_movie.py` at the top of the checkout, the
+installed `scalefree` and `scalefree-movie` commands and `python -m
+scalefree` all start here. Nothing else in the package reads sys.argv or
+decides an exit code.
+"""
+
+import os
+import sys
+
+from .cli import exit_code
+from .errors import UserError
+
+
+def image_learn(argv=None, prog="scalefree"):
+    """Learn an image, resume a model, or render one; return the exit code."""
+    from .app import learn
+    from .options import parse
+
+    typed = parse(sys.argv[1:] if argv is None else argv, prog)
+    if typed.get("verbose"):
+        # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    return exit_code(prog, lambda: learn(typed), "aborted; the last saved checkpoint is kept")
+
+
+def make_movie(argv=None, prog="scalefree-movie"):
+    """Stitch saved frames into a video; return the exit code."""
+    from tqdm import tqdm
+
+    from .movie import MovieOptions, make_movie as write_movie, parse_size
+    from .options import build_movie_parser
+
+    args = build_movie_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    output = args.output or os.path.normpath(args.folders[0]) + ".mp4"
+
+    def run():
+        if args.scale is not None and args.scale <= 0:
+            raise UserError(f"--scale must be greater than 0, got {args.scale:g}")
+        options = MovieOptions(fps=args.fps, hold_first=args.hold_first, hold_last=args.hold_last,
+                               size=parse_size(args.size) if args.size else None, scale=args.scale,
+                               caption=args.caption, title=args.title, grid=args.grid)
+        with tqdm(unit="frame", delay=1.0, leave=False, disable=None) as bar:
+            frames, (w, h) = write_movie(args.folders, output, options,
+                                         warn=lambda m: print(m, file=sys.stderr), progress=bar.update)
+        print(f"wrote {frames} frames, {w}x{h}, {frames / options.fps:.1f} s, to {output}")
+        return 0
+
+    return exit_code(prog, run, "interrupted; nothing was written")
