@@ -8,6 +8,7 @@ import contextlib
 import gc
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -18,22 +19,35 @@ import numpy as np
 from . import checkpoint, paths
 from .atomic import OutputError, write_text
 from .config import Config, ConfigError, field_names
-from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, write_image
-from .options import DEFAULT_OUTPUT_DIR
-
+from .coords import output_shape
+from .history import History
+from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, working_factor, write_image
 
 
 def _print(line):
-    print(line, flush=True)
+    from tqdm import tqdm
+
+    # Through tqdm, so that a progress bar on the terminal is cleared first and redrawn after.
+    tqdm.write(line, file=sys.stdout)
+    sys.stdout.flush()
+
+
+def quoted(path):
+    """A path as it can be pasted into a shell."""
+    return shlex.quote(str(path))
+
+
+def plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _ensure_writable(directory, what):
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"cannot create {what} {directory}: {err.strerror or err}") from None
+        raise OutputError(f"cannot create {what} {quoted(directory)}: {err.strerror or err}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError(f"{what} {directory} is not writable")
+        raise OutputError(f"{what} {quoted(directory)} is not writable")
 
 
 def _config_fields(typed):
@@ -42,11 +56,16 @@ def _config_fields(typed):
 
 
 class Run:
-    """A model, the image it learns and where its outputs go, from typed options."""
+    """A model, the image it learns and where its outputs go, from typed options.
+
+    The photo is kept whole; training sees `train_image`, the photo shrunk by
+    -p or, by default, to about `pixel_budget` pixels. Both span the same
+    plane, so the model covers the whole photo and renders at its own size.
+    """
 
     def __init__(self, typed):
         self.typed = typed
-        self.output_dir = typed.get("output_dir", DEFAULT_OUTPUT_DIR)
+        self.output_dir = typed.get("output_dir", paths.DEFAULT_OUTPUT_DIR)
         self.frames_dir = typed.get("save_frames")
         self.stored = None
         if "model_file" in typed:
@@ -75,19 +94,35 @@ class Run:
         elif self.image is None:
             self.image = read_bundled_image()
             self.image_name = BUNDLED_IMAGE
-        self.train_image = downscale(self.image, self.config.downscale)
+        self.factor = working_factor(*self.photo_size, self.config.downscale, self.config.pixel_budget)
+        self.train_image = downscale(self.image, self.factor)
         if self.stored is not None and "output_dir" not in typed:
             # A resumed run goes on updating the file it came from.
             self.checkpoint_path = typed["model_file"]
             self.output_dir = os.path.dirname(os.path.abspath(self.checkpoint_path))
         else:
-            self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config)
+            self.checkpoint_path = paths.checkpoint_path(self.output_dir, self.image_name, self.config, self.size)
 
     @property
     def size(self):
+        """(height, width) of the training picture."""
         return self.train_image.shape[:2]
 
-    def trainer(self, strategy=None):
+    @property
+    def photo_size(self):
+        """(height, width) of the photo itself: renders, frames and SVG default to it."""
+        return self.image.shape[:2]
+
+    def refuse_overwrite(self):
+        """A new run never replaces a model it did not start from."""
+        resumed_in_place = self.stored is not None and self.checkpoint_path == self.typed.get("model_file")
+        if resumed_in_place or self.typed.get("overwrite") or not os.path.exists(self.checkpoint_path):
+            return
+        path = quoted(self.checkpoint_path)
+        raise ConfigError(f"{path} exists already: resume it with -m {path}, "
+                          "or add --overwrite to start it afresh")
+
+    def trainer(self, strategy=None, on_placed=None):
         from .train import Trainer  # TensorFlow loads here, not for --help
 
         weights = optimizer_weights = None
@@ -97,26 +132,28 @@ class Run:
             optimizer_weights = self.stored.get("optimizer")
             epoch = int(self.stored.get("epoch", 0))
         try:
-            return Trainer(self.config, self.train_image, weights, optimizer_weights, epoch, strategy)
+            return Trainer(self.config, self.train_image, weights, optimizer_weights, epoch, strategy, on_placed)
         except ValueError as err:
             if weights is None:
                 raise
             raise checkpoint.CheckpointError(f"stored weights do not fit the network: {err}") from None
 
 
-def render_run(run, trainer, mult, border, hard=False):
-    """The run's picture at `mult` x its training size, widened by `border`.
+def render_run(run, trainer, mult, border, hard=False, at_training_size=False):
+    """The run's picture at `mult` x the photo's size (or the training size), widened by `border`.
 
     Line and circle models render by their partition (hard edges, one colour
-    a region, fast at any size) when asked or when the render is larger than
-    the training image, where the trained tanh would blur edges; otherwise by
-    evaluating the network, which is exactly what training sees.
+    a region, fast at any size) when asked or when the render has more
+    pixels than training saw, where the trained tanh would blur edges;
+    otherwise by evaluating the network, which is exactly what training sees.
     """
     from .model import partition_weights
     from .render import render, render_partition
 
-    h, w = run.size
-    if run.config.type != "relu" and (hard or mult > 1):
+    h, w = run.size if at_training_size else run.photo_size
+    out_h, out_w = output_shape(h, w, mult)
+    train_h, train_w = run.size
+    if run.config.type != "relu" and (hard or out_h * out_w > train_h * train_w):
         return render_partition(run.config.type, *partition_weights(trainer.model), h, w, mult, border)
     return render(trainer.predict, h, w, mult, border)
 
@@ -125,27 +162,44 @@ class Training:
     """The per-cycle work of a training run: log, checkpoint, frame, preview."""
 
     def __init__(self, run, log=_print, show=None):
-        from .train import History
-
         # Checked before the slow start of TensorFlow, not after a first cycle.
+        run.refuse_overwrite()
         _ensure_writable(run.output_dir, "output directory")
         if run.frames_dir:
             _ensure_writable(run.frames_dir, "frames directory")
         self.run = run
         self.log = log
         self.show = show
-        self.trainer = run.trainer()
+        self.saved_cycle = None
+        self.frames_written = 0
+        self.name = paths.run_name(run.image_name, run.config, run.size)
         self.history = History.from_list(run.stored.get("history", [])) if run.stored else History()
+        log(self.start_message())
+        self.trainer = self._build_trainer()
 
     def start_message(self):
         r, c = self.run, self.run.config
-        h, w = r.size
-        what = f"resuming at cycle {r.cycle} of" if r.stored else "training"
+        (h, w), (ph, pw) = r.size, r.photo_size
+        what = f"resuming at cycle {r.cycle}:" if r.stored else "learning"
+        units = {"linear": "lines", "circular": "circles", "relu": "relu units"}[c.type]
+        if (h, w) == (ph, pw):
+            size = f"{w}x{h}, every pixel"
+        else:
+            size = f"{pw}x{ph}, trained at {w}x{h}: -p {r.factor:.3g}; -p 1 trains on every pixel"
         decay = f", decaying over {c.lr_decay_steps} steps" if c.lr_decay_steps else ""
-        return (f"{what} {c.type} {c.n_dividers}d {c.n_hidden}h on {r.image_name} ({w}x{h}, "
-                f"{h * w} px), batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} "
-                f"(dividers x{c.divider_lr_scale:g}{decay}); "
-                f"checkpoints to {r.checkpoint_path}")
+        return (f"{what} {r.image_name} ({size}) with {c.n_dividers} {units} and {c.n_hidden} colour units, "
+                f"batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} (dividers x{c.divider_lr_scale:g}"
+                f"{decay}); checkpoints to {quoted(r.checkpoint_path)}")
+
+    def _build_trainer(self):
+        from tqdm import tqdm
+
+        c = self.run.config
+        placing = self.run.stored is None and c.init == "edges" and c.type != "relu"
+        what = {"linear": "lines", "circular": "circles"}.get(c.type)
+        with tqdm(total=c.n_dividers, desc=f"placing {what} on the image's edges", unit=what, delay=1.0,
+                  leave=False, disable=None if placing else True) as bar:
+            return self.run.trainer(on_placed=bar.update)
 
     def on_cycle(self, result):
         self.history.add(result)
@@ -159,10 +213,8 @@ class Training:
             saved = render_run(self.run, self.trainer, c.disp_mult, c.border)
             self._save_frame(result, saved)
         if self.show:
-            # The window shows the training view; reuse the saved frame when it is that view.
-            frame = saved if saved is not None and (c.disp_mult, c.border) == (1.0, 0.0) \
-                else render_run(self.run, self.trainer, 1.0, 0.0)
-            self.show(frame, result, self.trainer.model.get_layer("dividers").get_weights())
+            self.show(render_run(self.run, self.trainer, 1.0, 0.0, at_training_size=True), result,
+                      self.trainer.model.get_layer("dividers").get_weights())
 
     def save(self):
         r = self.run
@@ -176,15 +228,24 @@ class Training:
             "optimizer": self.trainer.optimizer_weights(),
             "history": self.history.to_list(),
         })
+        self.saved_cycle = r.cycle
 
     def _save_frame(self, result, picture):
         r = self.run
-        c = r.config
-        path = paths.frame_path(r.frames_dir, r.image_name, c, result.cycle)
+        path = paths.frame_path(r.frames_dir, self.name, result.cycle)
         write_image(picture, path)
-        record = {"file": os.path.basename(path), **vars(result), "parameters": c.to_dict()}
+        record = {"file": os.path.basename(path), **vars(result), "parameters": r.config.to_dict()}
         with open(paths.frames_metadata_path(r.frames_dir), "a") as f:
             f.write(json.dumps(record) + "\n")
+        self.frames_written += 1
+
+    def kept(self):
+        """What is on disk now, for a message about stopping."""
+        if self.saved_cycle is not None:
+            return f"{quoted(self.run.checkpoint_path)} holds cycle {self.saved_cycle}"
+        if self.run.stored is not None:
+            return f"{quoted(self.run.typed['model_file'])} is as it was"
+        return "nothing was saved"
 
     def train(self, stop_event):
         """Train until a stop condition; return the reason."""
@@ -206,7 +267,8 @@ def _progress(trainer, epochs_per_cycle):
         if state["bar"] is None or state["done"] >= total:
             if state["bar"] is not None:
                 state["bar"].close()
-            state["bar"] = tqdm(total=total, unit="step", delay=2.0, leave=False, disable=None)
+            state["bar"] = tqdm(total=total, desc=f"cycle {trainer.epoch // epochs_per_cycle + 1}", unit="step",
+                                delay=2.0, leave=False, disable=None)
             state["done"] = 0
         state["bar"].update(n)
         state["done"] += n
@@ -219,8 +281,11 @@ def _progress(trainer, epochs_per_cycle):
 
 
 @contextlib.contextmanager
-def stop_on_interrupt(stop_event, log=_print):
-    """First Ctrl-C sets `stop_event` (finish the epoch, save, exit); a second one aborts."""
+def stop_on_interrupt(stop_event, kept, log=_print):
+    """First Ctrl-C sets `stop_event` (finish the epoch, save, exit); a second one aborts.
+
+    `kept()` says what is on disk at that moment, for the message.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -229,7 +294,7 @@ def stop_on_interrupt(stop_event, log=_print):
         if stop_event.is_set():
             raise KeyboardInterrupt
         stop_event.set()
-        log("stopping after this epoch (Ctrl-C again to abort; the last checkpoint is kept)")
+        log(f"stopping after this epoch, then saving (Ctrl-C again to abort: {kept()})")
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -249,7 +314,8 @@ def _window_app(log):
         return None
 
 
-def learn(typed, log=_print):
+def learn(typed, log=_print, command="scalefree"):
+    """Train, resume or render as the typed options say; `command` is how the user started us, for hints."""
     if "svg" in typed:
         if not typed.get("just_image"):
             raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
@@ -264,11 +330,28 @@ def learn(typed, log=_print):
         from .window import Mailbox
 
         mailbox = Mailbox()
-    training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
-    log(training.start_message())
+    training = None
+    try:
+        training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
+        reason = _train(training, app, mailbox, log)
+    except KeyboardInterrupt:
+        # A second Ctrl-C, or one before training started: say what is on disk.
+        raise KeyboardInterrupt(f"aborted; {training.kept() if training else 'nothing was saved'}") from None
+    log(f"{reason} after {training.elapsed:.1f} s; model saved to {quoted(run.checkpoint_path)}")
+    if run.frames_dir:
+        log(f"{plural(training.frames_written, 'frame')} written to {quoted(run.frames_dir)}")
+    model = quoted(run.checkpoint_path)
+    mult = "" if max(run.photo_size) > 1024 else " -x 4"
+    log(f"to resume: {command} -m {model}")
+    log(f"to render: {command} --just_image -m {model}{mult}")
+    return 0
+
+
+def _train(training, app, mailbox, log):
+    run = training.run
     stop = threading.Event()
     started = time.perf_counter()
-    with stop_on_interrupt(stop, log):
+    with stop_on_interrupt(stop, training.kept, log):
         if app is None:
             reason = training.train(stop)
         else:
@@ -282,12 +365,10 @@ def learn(typed, log=_print):
             training.trainer.warm_up()
             gc.collect()
             gc.freeze()
-            title = f"scalefree: {paths.run_name(run.image_name, run.config)}"
+            title = f"scalefree: {training.name}"
             reason = run_with_window(run.train_image, lambda: training.train(stop), stop, mailbox, title, app)
-    log(f"{reason} after {time.perf_counter() - started:.1f} s; model saved to {run.checkpoint_path}")
-    if run.frames_dir:
-        log(f"frames in {run.frames_dir}")
-    return 0
+    training.elapsed = time.perf_counter() - started
+    return reason
 
 
 def _frame_sender(run, mailbox):
@@ -316,10 +397,11 @@ def export_svg(run, trainer, path, log=_print):
     started = time.perf_counter()
     about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
              f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
-    document, n_cells = svg(c.type, *partition_weights(trainer.model), view_of(*run.size, c.disp_mult, c.border),
-                            about)
+    document, n_cells = svg(c.type, *partition_weights(trainer.model),
+                            view_of(*run.photo_size, c.disp_mult, c.border), about)
     write_text(path, document)
-    log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s to {path}")
+    log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s "
+        f"to {quoted(path)}")
 
 
 def render_image(run, typed, log=_print):
@@ -331,12 +413,13 @@ def render_image(run, typed, log=_print):
         export_svg(run, trainer, typed["svg"], log)
         if "output" not in typed:
             return 0
-    path = typed.get("output") or paths.render_path(run.output_dir, run.image_name, c, c.disp_mult, c.border)
+    name = paths.run_name(run.image_name, c, run.size)
+    path = typed.get("output") or paths.render_path(run.output_dir, name, c.disp_mult, c.border)
     started = time.perf_counter()
     picture = render_run(run, trainer, c.disp_mult, c.border, hard=typed.get("hard", False))
     write_image(picture, path)
     h, w = picture.shape[:2]
-    log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {path}")
+    log(f"rendered {w}x{h} in {time.perf_counter() - started:.1f} s to {quoted(path)}")
     if typed.get("show"):
         app = _window_app(log)
         if app is not None:
@@ -344,4 +427,3 @@ def render_image(run, typed, log=_print):
 
             show_until_closed(run.train_image, picture, f"scalefree: {os.path.basename(path)}", app)
     return 0
-

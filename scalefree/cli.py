@@ -14,12 +14,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def exit_code(prog, action, interrupted):
-    """Run `action()`; map a UserError to 2 and Ctrl-C to 130, each with one line on stderr."""
+    """Run `action()`; map a UserError to 2 and Ctrl-C to 130, each with one line on stderr.
+
+    A KeyboardInterrupt that carries a message (what is on disk) says that
+    instead of `interrupted`.
+    """
     try:
         return action()
     except UserError as err:
         sys.stderr.write(f"{prog}: error: {err}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: {interrupted}\n")
+    except KeyboardInterrupt as err:
+        sys.stderr.write(f"{prog}: {err or interrupted}\n")
         return 130

@@ -22,7 +22,8 @@ def image_learn(argv=None, prog="scalefree"):
     if typed.get("verbose"):
         # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    return exit_code(prog, lambda: learn(typed), "aborted; the last saved checkpoint is kept")
+    command = f"python {prog}" if prog.endswith(".py") else prog
+    return exit_code(prog, lambda: learn(typed, command=command), "aborted")
 
 
 def make_movie(argv=None, prog="scalefree-movie"):

@@ -57,13 +57,25 @@ def read_bundled_image():
         return read_image(str(path))
 
 
+def working_factor(height, width, factor=None, pixel_budget=None):
+    """How much to shrink a photo for training: `factor` if given, else just enough to fit `pixel_budget`."""
+    if factor is not None:
+        return float(factor)
+    return max(1.0, (height * width / pixel_budget) ** 0.5)
+
+
+def shrunk_size(height, width, factor):
+    """(height, width) of a photo shrunk by `factor`."""
+    return max(1, round(height / factor)), max(1, round(width / factor))
+
+
 def downscale(image, factor):
     """The image shrunk by `factor` (1 leaves it as it is)."""
     if factor == 1:
         return image
-    h, w = image.shape[:2]
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+    h, w = shrunk_size(*image.shape[:2], factor)
+    # reducing_gap: a box filter first, then Lanczos; the same picture, many times faster on big photos.
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS, reducing_gap=3.0))
 
 
 def to_uint8(rgb):

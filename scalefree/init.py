@@ -18,6 +18,9 @@ _EXPLAINED_WIDTH = 1.5
 # An explained pixel keeps this share of its weight, so strong edges can still
 # get a second divider when there are more dividers than edges.
 _EXPLAINED_KEEP = 0.02
+# Placement looks at a copy of at most this many pixels: each divider costs a
+# pass over them, and the edges that matter to N dividers survive the shrink.
+PLACEMENT_PIXELS = 1 << 16
 
 
 def edge_field(image, sigma=2.0):
@@ -120,12 +123,25 @@ def _fit_circle(grid, center, radius, rounds=10):
     return center, radius, score
 
 
-def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
+def _shrunk(image, max_pixels):
+    h, w = image.shape[:2]
+    factor = (h * w / max_pixels) ** 0.5
+    if factor <= 1:
+        return image
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+
+
+def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6), max_pixels=PLACEMENT_PIXELS, on_placed=None):
     """Initial divider parameters for `kind` 'linear' or 'circular'.
 
     Returns (centers (n, 2), angles (n,)) for lines or (centers, log_radii)
-    for circles, in the coordinates of coords.pixel_coords.
+    for circles, in the coordinates of coords.pixel_coords (the same plane
+    at any size of the image). A larger image is looked at shrunk to about
+    `max_pixels`, so placing costs the same for any photo.
+    `on_placed()` is called after each divider.
     """
+    image = _shrunk(image, max_pixels)
     h, w = image.shape[:2]
     xy = pixel_coords(h, w)
     pitch = pixel_pitch(h, w)
@@ -156,4 +172,6 @@ def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6)):
             second[k] = np.log(radius)
             distance = np.abs(np.linalg.norm(xy - center, axis=1) - radius)
         weights[distance < _EXPLAINED_WIDTH * pitch] *= _EXPLAINED_KEEP
+        if on_placed:
+            on_placed()
     return centers, second

@@ -5,8 +5,8 @@ import argparse
 from . import __version__
 from .cli import Parser
 from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, Config
+from .paths import DEFAULT_OUTPUT_DIR
 
-DEFAULT_OUTPUT_DIR = "output"
 
 _D = Config()
 
@@ -41,8 +41,12 @@ def build_parser(prog="scalefree"):
             help="number of divider units (lines or circles), the first layer")
     _option(g, "-n", "--n_hidden", type=int, default=_D.n_hidden, metavar="M",
             help="number of ReLU colour units, the second layer")
-    _option(g, "-p", "--downscale", type=float, default=_D.downscale,
-            help="shrink the image by this factor before training: faster, less detail")
+    _option(g, "-p", "--downscale", type=float,
+            help="shrink the image by this factor before training: faster, less detail; 1 trains on every "
+                 "pixel (default: a photo larger than --pixel_budget is shrunk to fit it)")
+    _option(g, "--pixel_budget", type=int, default=_D.pixel_budget,
+            help="without -p, photos with more pixels than this train at a size that has about this many; "
+                 "renders, frames and SVG are still at the photo's own size")
 
     g = p.add_argument_group("training")
     _option(g, "-e", "--epochs_per_cycle", type=int, default=_D.epochs_per_cycle,
@@ -73,6 +77,8 @@ def build_parser(prog="scalefree"):
     g = p.add_argument_group("output")
     _option(g, "--output_dir", default=DEFAULT_OUTPUT_DIR, metavar="DIR",
             help="where checkpoints (and renders without -o) go")
+    _option(g, "--overwrite", action="store_true",
+            help="a new run may replace an existing model of the same name (without it, it refuses)")
     _option(g, "-f", "--save_frames", metavar="DIR",
             help="save a frame per cycle in DIR (created if missing), with frames.jsonl beside them")
     _option(g, "-j", "--just_image", action="store_true",
@@ -82,7 +88,7 @@ def build_parser(prog="scalefree"):
             help="with --just_image: write the partition as SVG, each region an exact polygon "
                  "or arc-bounded path (lines and circles only); -x and -b set the view")
     _option(g, "-x", "--disp_mult", type=float, default=_D.disp_mult,
-            help="render size as a multiple of the training image size")
+            help="render size as a multiple of the photo's size")
     _option(g, "-b", "--border", type=float, default=_D.border,
             help="widen the rendered region by (1 + BORDER) about the centre, to see "
                  "how the function extrapolates")

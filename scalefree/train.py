@@ -8,12 +8,12 @@ default one.
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._tensorflow import keras, tf
 from .coords import pixel_coords
+from .history import CycleResult
 from .init import edge_dividers
 from .model import build_model, build_optimizer
 
@@ -32,9 +32,13 @@ def image_to_float(image):
 
 
 class Trainer:
-    """Holds a model, its optimizer and one image's pixels, and trains in epochs."""
+    """Holds a model, its optimizer and one image's pixels, and trains in epochs.
 
-    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None):
+    `on_placed()` is called as each divider is placed on the image's edges.
+    """
+
+    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None,
+                 on_placed=None):
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         self.height, self.width = image.shape[:2]
@@ -53,7 +57,7 @@ class Trainer:
         elif config.init == "edges" and config.type != "relu":
             rng = np.random.default_rng(self._seed)
             self.model.get_layer("dividers").set_weights(
-                list(edge_dividers(image, config.n_dividers, config.type, rng)))
+                list(edge_dividers(image, config.n_dividers, config.type, rng, on_placed=on_placed)))
         if optimizer_weights is not None:
             self._restore_optimizer(optimizer_weights)
         self._iterator = iter(self.strategy.experimental_distribute_dataset(self._dataset()))
@@ -163,31 +167,6 @@ class Trainer:
                 v.assign(a)
 
 
-@dataclass
-class CycleResult:
-    cycle: int
-    loss: float
-    psnr: float
-    seconds: float
-    pixels_per_second: float
-    epochs: int
-
-
-@dataclass
-class History:
-    cycles: list = field(default_factory=list)
-
-    def add(self, result):
-        self.cycles.append(result)
-
-    def to_list(self):
-        return [vars(c) for c in self.cycles]
-
-    @classmethod
-    def from_list(cls, items):
-        return cls([CycleResult(**item) for item in items])
-
-
 def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
     """Train cycle after cycle until a stop condition; return why it stopped.
 
@@ -220,7 +199,7 @@ def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
         if stop_event.is_set():
             return "stopped"
         if config.cycles and cycle - first_cycle >= config.cycles:
-            return f"finished {config.cycles} cycles"
+            return f"finished {config.cycles} cycle{'' if config.cycles == 1 else 's'}"
         if config.max_seconds and time.perf_counter() - started >= config.max_seconds:
             return f"reached --max_seconds {config.max_seconds:g}"
         if config.target_psnr and result.psnr >= config.target_psnr:

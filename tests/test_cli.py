@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     code, out, _ = run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "2", "--seed", "0",
                             "--output_dir", str(out_dir), "-f", str(frames), "--no_display")
     assert code == 0
-    model = out_dir / "planes_linear_3d_4h.pkl"
+    model = out_dir / "planes_32x32_linear_3d_4h.pkl"
     assert str(model) in out and len(re.findall(r"^cycle\s+\d", out, re.M)) == 2
     first = checkpoint.load(model)
     assert first["cycle"] == 2 and first["config"]["learning_rate"] != 0.0042
@@ -159,3 +160,67 @@ def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
         checkpoint.save(path, payload)
         code, _, err = run_main(capsys, "-m", str(path), "-c", "1", "--no_display")
         assert code == 2 and pattern in err, err
+
+
+def test_a_new_run_never_replaces_a_model(tmp_path, image_file, capsys):
+    args = ["-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--seed", "0", "--output_dir", str(tmp_path),
+            "--no_display"]
+    assert run_main(capsys, *args)[0] == 0
+    model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
+    before = model.read_bytes()
+    code, _, err = run_main(capsys, *args)
+    assert code == 2 and "exists already" in err and f"-m {model}" in err and "--overwrite" in err
+    assert model.read_bytes() == before
+    code, out, _ = run_main(capsys, *args, "--overwrite", "--seed", "1")
+    assert code == 0 and model.read_bytes() != before
+    # Another training size is another model, beside the first.
+    assert run_main(capsys, *args, "-p", "2")[0] == 0
+    assert (tmp_path / "planes_16x16_linear_3d_4h.pkl").exists() and model.exists()
+
+
+def test_last_lines_are_commands_that_paste(tmp_path, image_file, capsys):
+    out_dir = tmp_path / "my models"
+    code, out, _ = run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(out_dir),
+                            "--no_display")
+    resume, render = out.splitlines()[-2:]
+    assert resume.startswith("to resume: ") and render.startswith("to render: ")
+    argv = shlex.split(resume.removeprefix("to resume: "))
+    assert argv[:2] == ["python", "image_learn.py"] or argv[0] == "scalefree"
+    assert argv[-2:] == ["-m", str(out_dir / "planes_32x32_linear_3d_4h.pkl")]
+    assert run_main(capsys, *argv[argv.index("-m"):], "-c", "1", "--no_display")[0] == 0
+    argv = shlex.split(render.removeprefix("to render: "))
+    code, out, _ = run_main(capsys, *argv[argv.index("--just_image"):])
+    assert code == 0 and "rendered 128x128" in out
+
+
+def test_large_photo_trains_at_the_budget_and_renders_at_its_own_size(tmp_path, capsys):
+    photo = tmp_path / "wide.png"
+    Image.fromarray(np.kron(half_planes_image(32), np.ones((2, 3, 1), np.uint8))).save(photo)  # 96x64
+    frames = tmp_path / "frames"
+    code, out, _ = run_main(capsys, "-i", str(photo), "-d", "3", "-n", "4", "-c", "1", "--pixel_budget", "1536",
+                            "--output_dir", str(tmp_path), "-f", str(frames), "--no_display")
+    assert code == 0 and "96x64, trained at 48x32" in out and "-p 1 trains on every pixel" in out
+    model = tmp_path / "wide_48x32_linear_3d_4h.pkl"
+    assert checkpoint.load(model)["image"].shape == (64, 96, 3)
+    assert Image.open(next(frames.glob("*.png"))).size == (96, 64)
+    render = tmp_path / "r.png"
+    assert run_main(capsys, "-j", "-m", str(model), "-o", str(render))[0] == 0
+    assert Image.open(render).size == (96, 64)
+    # -p 1: every pixel, and the name says so.
+    code, out, _ = run_main(capsys, "-i", str(photo), "-d", "3", "-n", "4", "-c", "1", "-p", "1",
+                            "--pixel_budget", "1536", "--output_dir", str(tmp_path), "--no_display")
+    assert code == 0 and "96x64, every pixel" in out and (tmp_path / "wide_96x64_linear_3d_4h.pkl").exists()
+
+
+def test_ctrl_c_before_anything_is_saved_says_so(tmp_path, image_file):
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
+         "--output_dir", str(tmp_path), "--no_display"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    first = proc.stdout.readline()
+    assert first.startswith("learning planes.png")
+    proc.send_signal(signal.SIGINT)  # while TensorFlow loads: nothing is saved yet
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "cycle" not in out
+    assert err.strip().splitlines()[-1] == "image_learn.py: aborted; nothing was saved", err
+    assert not list(tmp_path.glob("*.pkl"))

@@ -139,7 +139,7 @@ def trained_models(tmp_path_factory):
     for kind in ("linear", "circular", "relu"):
         assert main(["-i", str(image), "-t", kind, "-d", "8", "-n", "8", "-c", "2", "-e", "3", "--seed", "0",
                      "--output_dir", str(folder), "--no_display"]) == 0
-        models[kind] = folder / f"discs_{kind}_8d_8h.pkl"
+        models[kind] = folder / f"discs_40x40_{kind}_8d_8h.pkl"
     return models
 
 

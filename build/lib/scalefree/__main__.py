@@ -1,7 +1,0 @@
-"""`python -m scalefree`: the same as the `scalefree` command and image_learn.py."""
-
-import sys
-
-from .commands import image_learn
-
-sys.exit(image_learn(prog="python -m scalefree"))
