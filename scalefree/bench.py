@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
 FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random",
@@ -243,6 +245,92 @@ def bench_startup(workdir):
                                      ["launch to first cycle line (default image, 128/32)", f"{first:.2f}"]]
 
 
+def phone_photo(path, size=(4032, 3024), seed=0):
+    """A stand-in for a 12-megapixel phone photo: the bundled photo enlarged, sensor-like noise, JPEG."""
+    from PIL import Image
+
+    from .images import read_bundled_image
+
+    w, h = size
+    small = read_bundled_image()
+    side = max(w, h)
+    big = np.asarray(Image.fromarray(small).resize((side, side), Image.LANCZOS))
+    top, left = (side - h) // 2, (side - w) // 2
+    big = big[top:top + h, left:left + w].astype(np.float32)
+    big += np.random.default_rng(seed).normal(0, 3, big.shape).astype(np.float32)
+    Image.fromarray(np.clip(big + 0.5, 0, 255).astype(np.uint8)).save(path, quality=92)
+
+
+def _timed_run(args):
+    """Run image_learn.py; seconds to its first line and to its first cycle line, peak RSS (GB), stdout."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = first_cycle = float("nan")
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if len(lines) == 1:
+            first = time.perf_counter() - t0
+        if line.startswith("cycle") and first_cycle != first_cycle:
+            first_cycle = time.perf_counter() - t0
+    _, status, usage = os.wait4(proc.pid, 0)
+    err = proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    if status != 0:
+        raise RuntimeError(f"image_learn.py {' '.join(args)} failed: {err[-500:]}")
+    return first, first_cycle, usage.ru_maxrss / 1024 ** 2, "".join(lines)
+
+
+def _full_size_psnr(model, photo_path):
+    """PSNR of a saved model rendered over the whole photo, at the photo's own size, against it."""
+    from .app import Run, render_run
+    from .images import read_image
+    from .train import psnr
+
+    run = Run({"model_file": model, "input_image": photo_path})
+    picture = render_run(run, run.trainer(), 1.0, 0.0)
+    photo = read_image(photo_path)
+    diff = picture.astype(np.float32) - photo.astype(np.float32)
+    return psnr(float(np.mean(np.square(diff / 255.0))))
+
+
+def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
+    """A phone-sized photo through the command line, and the same run on a copy shrunk by hand."""
+    from PIL import Image
+
+    from .images import read_image, shrunk_size, working_factor
+    from .config import PIXEL_BUDGET
+
+    photo = os.path.join(workdir, "phone.jpg")
+    phone_photo(photo, size)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import scalefree._tensorflow"], check=True, cwd=ROOT)
+    tf_load = time.perf_counter() - t0
+    common = ["-d", "128", "-t", "linear", "--max_seconds", f"{seconds:g}", "--no_display", "--seed", "0",
+              "--output_dir", workdir, "--overwrite", *extra]
+    first, first_cycle, rss, out = _timed_run(["-i", photo, *common])
+    model = out.split("model saved to ")[1].split()[0]
+    full = _full_size_psnr(model, photo)
+    w, h = size
+    budget = int(extra[extra.index("--pixel_budget") + 1]) if "--pixel_budget" in extra else PIXEL_BUDGET
+    small_h, small_w = shrunk_size(h, w, working_factor(h, w, None, budget))
+    small = os.path.join(workdir, "phone_small.png")
+    Image.fromarray(read_image(photo)).resize((small_w, small_h), Image.LANCZOS).save(small)
+    *_, out_small = _timed_run(["-i", small, *common])
+    by_hand = _full_size_psnr(out_small.split("model saved to ")[1].split()[0], photo)
+    return (["figure", "value"],
+             [["photo", f"{w}x{h} JPEG ({os.path.getsize(photo) / 1e6:.1f} MB), -d 128 -t linear, "
+                        f"trained at {small_w}x{small_h}"],
+              ["TensorFlow import alone (s)", f"{tf_load:.2f}"],
+              ["launch to first line of its own (s)", f"{first:.2f}"],
+              ["launch to first cycle line (s)", f"{first_cycle:.2f}"],
+              ["peak RSS (GB)", f"{rss:.2f}"],
+              [f"PSNR after {seconds:g} s, rendered at {w}x{h} against the photo (dB)", f"{full:.2f}"],
+              [f"same, trained on a copy shrunk by hand to {small_w}x{small_h} (dB)", f"{by_hand:.2f}"]])
+
+
 def table(title, header, rows):
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -275,8 +363,10 @@ def main(argv=None):
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
         seconds, marks, first_epochs, limit, sides = 1.0, [0.2, 0.5, 1.0], 1, 2.0, [256]
+        photo_size, photo_seconds = (640, 480), 1.0
     else:
         seconds, marks, first_epochs, limit, sides = 60.0, [10, 30, 60], FIRST_TOOL_EPOCHS, 120.0, [4096, 16384]
+        photo_size, photo_seconds = (4032, 3024), 60.0
     h, w = image.shape[:2]
     parts = [f"## scalefree benchmark, {datetime.date.today()}\n",
              f"Machine: {machine()}. Image: {os.path.basename(args.image or 'astronaut.png')} at {w}x{h} "
@@ -288,6 +378,7 @@ def main(argv=None):
             ("Against the first tool's settings, same run", lambda: bench_first_tool(image, first_epochs, limit)),
             ("Rendering", lambda: bench_render(image, sides, workdir)),
             ("Start-up", lambda: bench_startup(workdir)),
+            ("A phone photo", lambda: bench_large_photo(workdir, photo_seconds, photo_size)),
         ]:
             print(f"running: {title} ...", file=sys.stderr, flush=True)
             parts.append(table(title, *make()))

@@ -8,6 +8,7 @@ decides an exit code.
 
 import os
 import sys
+from shlex import quote
 
 from .cli import exit_code
 from .errors import UserError
@@ -43,9 +44,9 @@ def make_movie(argv=None, prog="scalefree-movie"):
                                size=parse_size(args.size) if args.size else None, scale=args.scale,
                                caption=args.caption, title=args.title, grid=args.grid)
         with tqdm(unit="frame", delay=1.0, leave=False, disable=None) as bar:
-            frames, (w, h) = write_movie(args.folders, output, options,
+            frames, (w, h), seconds = write_movie(args.folders, output, options,
                                          warn=lambda m: print(m, file=sys.stderr), progress=bar.update)
-        print(f"wrote {frames} frames, {w}x{h}, {frames / options.fps:.1f} s, to {output}")
+        print(f"wrote {frames} frame{'' if frames == 1 else 's'}, {w}x{h}, {seconds:.1f} s, to {quote(output)}")
         return 0
 
     return exit_code(prog, run, "interrupted; nothing was written")

@@ -182,17 +182,25 @@ class _Writer:
         else:
             self.frames.append(Image.fromarray(image))
 
-    def close(self):
+    def close(self, added):
+        """Finish the file; return how many frames it holds."""
         if self.video is not None:
             self.video.release()
-        else:
-            # GIF timing is in hundredths of a second.
-            self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
-                                duration=round(1000 / self.fps), loop=0, optimize=False)
+            return added
+        # GIF timing is in hundredths of a second.
+        self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
+                            duration=round(1000 / self.fps), loop=0, optimize=False)
+        # Pillow merges frames that come out the same into one longer frame: count what it wrote.
+        with Image.open(self.tmp) as written:
+            return written.n_frames
 
 
 def make_movie(folders, output, options, warn=print, progress=None):
-    """Write the movie; return (frames written, (width, height))."""
+    """Write the movie; return (frames the file holds, (width, height), seconds it plays).
+
+    A GIF holds fewer frames than were added when some repeat (holds, a
+    model that stopped changing): Pillow stores them once, for longer.
+    """
     ext = os.path.splitext(output)[1].lower()
     if ext not in CONTAINERS:
         raise MovieError(f"unknown video extension {ext or '(none)'!r}: use {', '.join(CONTAINERS)}")
@@ -225,7 +233,6 @@ def make_movie(folders, output, options, warn=print, progress=None):
     holds_first = round(options.hold_first * options.fps)
     holds_last = round(options.hold_last * options.fps)
     title_frames = round(TITLE_SECONDS * options.fps) if options.title else 0
-    total = title_frames + holds_first + len(steps) + holds_last
     writer = _Writer(output, options.fps, size)
     with atomic_path(output) as tmp:
         writer.open(tmp)
@@ -248,5 +255,5 @@ def make_movie(folders, output, options, warn=print, progress=None):
             image = compose(step)
             emit(image)
         emit(image, holds_last)
-        writer.close()
-    return total, size
+        written = writer.close(done)
+    return written, size, done / options.fps

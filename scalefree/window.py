@@ -23,6 +23,8 @@ FRAME_SECONDS = 1 / 60
 GAP = 8  # pixels between the two images
 STATUS_HEIGHT = 24
 KEYS_HELP = "ESC stop and save | d dividers | t target | a approximation | h keys"
+# Share of the screen the window may take at most, leaving room for its frame and the desktop's panels.
+SCREEN_SHARE = 0.9
 
 
 class NoWindow(RuntimeError):
@@ -39,6 +41,40 @@ def load_app(backend=None):
         return app.use_app(backend)
     except Exception as err:  # vispy raises several kinds when no backend loads
         raise NoWindow(f"no usable OpenGL window backend ({type(err).__name__}: {err})") from None
+
+
+def screen_size(app):
+    """(width, height) of the usable screen where the backend can tell, else None."""
+    try:
+        name = app.backend_name.lower()
+        if "glfw" in name:
+            import glfw
+
+            monitor = glfw.get_primary_monitor()
+            if monitor:
+                _, _, w, h = glfw.get_monitor_workarea(monitor)
+                return (w, h) if w > 0 and h > 0 else None
+        elif "qt" in name or "pyside" in name:
+            screen = app.native.primaryScreen()
+            if screen is not None:
+                area = screen.availableGeometry()
+                return area.width(), area.height()
+    except Exception:  # a backend that cannot say: size by the content alone
+        return None
+    return None
+
+
+def fit_size(content_w, content_h, screen=None, status=STATUS_HEIGHT):
+    """The canvas size that shows `content` whole with no empty band, within the screen.
+
+    The pictures keep their aspect ratio; a window that would be larger than
+    SCREEN_SHARE of the screen shows them smaller.
+    """
+    scale = 1.0
+    if screen is not None:
+        room_w, room_h = screen[0] * SCREEN_SHARE, screen[1] * SCREEN_SHARE - status
+        scale = min(1.0, room_w / content_w, max(room_h, 1) / content_h)
+    return max(1, round(content_w * scale)), max(1, round(content_h * scale)) + status
 
 
 class Mailbox:
@@ -90,7 +126,7 @@ def divider_segments(kind, weights, height, width):
 class PreviewCanvas:
     """A VisPy canvas showing target | approximation, a status line and the dividers."""
 
-    def __init__(self, target, title="scalefree", app=None, show=True, stop_event=None):
+    def __init__(self, target, title="scalefree", app=None, show=True, stop_event=None, screen=None):
         from vispy import scene
 
         self.target = np.ascontiguousarray(target)
@@ -100,11 +136,12 @@ class PreviewCanvas:
         self.stop_requested = stop_event or threading.Event()
         self.closed = False
         self.mode = "both"
-        self._status = "starting"
+        self._status = "starting  |  h: keys"
         self._show_help = False
         self._dividers = None
         self._lines_on = False
-        size = (2 * self.w + GAP, self.h + STATUS_HEIGHT)
+        self.screen = screen
+        size = fit_size(*self._content_size(), screen)
         # Qt draws during show=True before a subclass is ready: show afterwards.
         self.canvas = scene.SceneCanvas(title=title, size=size, app=app, show=False, keys=None, bgcolor="black")
         grid = self.canvas.central_widget.add_grid(spacing=0)
@@ -129,6 +166,10 @@ class PreviewCanvas:
         if show:
             self.canvas.show()
 
+    def _content_size(self):
+        width = 2 * self.w + GAP if self.mode == "both" else self.w
+        return width, self.h
+
     def _place(self):
         from vispy.visuals.transforms import STTransform
 
@@ -137,8 +178,11 @@ class PreviewCanvas:
         self.lines.transform = STTransform(translate=(offset, 0, -1))
         self.target_image.visible = self.mode in ("both", "target")
         self.approx_image.visible = self.mode in ("both", "approximation")
-        width = 2 * self.w + GAP if self.mode == "both" else self.w
-        self.view.camera.set_range(x=(0, width), y=(0, self.h), margin=0)
+        width, height = self._content_size()
+        size = fit_size(width, height, self.screen)
+        if tuple(self.canvas.size) != size:
+            self.canvas.size = size
+        self.view.camera.set_range(x=(0, width), y=(0, height), margin=0)
         self.lines.visible = self._dividers is not None and self.mode != "target" and self._lines_on
         self._refresh_text()
 
@@ -188,7 +232,7 @@ class PreviewCanvas:
 
 def status_line(result):
     return (f"cycle {result.cycle}  loss {result.loss:.5f}  PSNR {result.psnr:.2f} dB  "
-            f"{result.pixels_per_second / 1e6:.2f} Mpx/s  {result.seconds:.2f} s/cycle")
+            f"{result.pixels_per_second / 1e6:.2f} Mpx/s  {result.seconds:.2f} s/cycle  |  h: keys")
 
 
 def run_with_window(target, work, stop_event, mailbox, title, app):
@@ -205,7 +249,7 @@ def run_with_window(target, work, stop_event, mailbox, title, app):
         except BaseException as err:  # handed to the main thread
             outcome["error"] = err
 
-    canvas = PreviewCanvas(target, title=title, app=app, stop_event=stop_event)
+    canvas = PreviewCanvas(target, title=title, app=app, stop_event=stop_event, screen=screen_size(app))
     thread = threading.Thread(target=worker, name="scalefree-training", daemon=True)
     thread.start()
     try:
@@ -228,7 +272,8 @@ def run_with_window(target, work, stop_event, mailbox, title, app):
 
 def show_until_closed(target, image, title, app):
     """Show a finished render beside its target until ESC or the window is closed."""
-    canvas = PreviewCanvas(target if target.shape == image.shape else image, title=title, app=app)
+    canvas = PreviewCanvas(target if target.shape == image.shape else image, title=title, app=app,
+                           screen=screen_size(app))
     canvas.mode = "both" if target.shape == image.shape else "approximation"
     canvas.set_frame(image, "rendered; ESC or close the window to quit")
     try:

@@ -83,8 +83,10 @@ def test_gif_timing_size_and_caption(tmp_path):
         size = gif.size
         gif.seek(0)
         first = np.asarray(gif.convert("RGB"))
-    # Pillow merges identical frames, so the holds show up as time, not as frames.
+    # Pillow merges identical frames, so the holds show up as time, not as frames;
+    # the message counts the frames the file holds, and the time it plays.
     assert sum(durations) == pytest.approx((20 + 10) * 50, abs=20)
+    assert f"wrote {len(durations)} frames" in result.stdout and ", 1.5 s," in result.stdout
     assert size[0] == 2 * W and size[1] > 2 * H  # the caption bar sits under the frame
     top = np.asarray(Image.fromarray(frame_image(1)).resize((2 * W, 2 * H), Image.LANCZOS))
     assert psnr(mse(first[:2 * H], top)) >= 25  # GIF palette costs a little

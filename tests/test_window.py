@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT, half_planes_image
 from scalefree import checkpoint
-from scalefree.window import Mailbox, divider_segments
+from scalefree.window import GAP, STATUS_HEIGHT, Mailbox, divider_segments, fit_size
 
 EGL_PIXELS = textwrap.dedent("""
     import os, sys
@@ -41,6 +41,46 @@ def test_canvas_shows_exactly_the_images_it_is_handed(tmp_path):
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(np.load(got), np.load(want))
+
+
+FITTED = textwrap.dedent("""
+    import sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from scalefree.window import PreviewCanvas, load_app
+    app = load_app("egl")
+    target = np.full((427, 640, 3), 200, np.uint8)
+    canvas = PreviewCanvas(target, app=app, screen=(1280, 800))
+    canvas.set_frame(np.full_like(target, 100), "status")
+    pixels = canvas.canvas.render()[..., :3]
+    np.save(sys.argv[2], pixels)
+""")
+
+
+def test_window_fits_the_screen_with_no_empty_band(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["EGL_PLATFORM"] = "surfaceless"
+    got = tmp_path / "got.npy"
+    result = subprocess.run([sys.executable, "-c", FITTED, str(ROOT), str(got)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    pixels = np.load(got)
+    height, width = pixels.shape[:2]
+    assert width <= 1280 * 0.9 and height <= 800 * 0.9
+    pictures = pixels[:height - STATUS_HEIGHT]
+    # Every row of the picture area shows the pictures: no black band above or below them.
+    grey = pictures.astype(int).sum(axis=2)
+    assert (grey > 0).mean(axis=1).min() > 0.95
+
+
+def test_fit_size_keeps_the_aspect_and_never_exceeds_the_screen():
+    assert fit_size(100, 50) == (100, 50 + STATUS_HEIGHT)
+    assert fit_size(100, 50, (1920, 1080)) == (100, 50 + STATUS_HEIGHT)
+    w, h = fit_size(2 * 640 + GAP, 427, (1280, 800))
+    assert w <= 1152 and h <= 720
+    assert abs(w / (h - STATUS_HEIGHT) - (2 * 640 + GAP) / 427) < 0.01
+    w, h = fit_size(400, 3000, (1280, 800))
+    assert h <= 720 and abs(w / (h - STATUS_HEIGHT) - 400 / 3000) < 0.01
 
 
 def test_mailbox_keeps_only_the_newest():
