@@ -197,6 +197,9 @@ class Training:
         c = self.run.config
         placing = self.run.stored is None and c.init == "edges" and c.type != "relu"
         what = {"linear": "lines", "circular": "circles"}.get(c.type)
+        if "tensorflow" not in sys.modules:
+            # A few seconds on most machines: long enough to say what is going on.
+            self.log("loading TensorFlow" + (f", then placing {c.n_dividers} {what}" if placing else ""))
         with tqdm(total=c.n_dividers, desc=f"placing {what} on the image's edges", unit=what, delay=1.0,
                   leave=False, disable=None if placing else True) as bar:
             return self.run.trainer(on_placed=bar.update)
