@@ -14,9 +14,9 @@ import sys
 import threading
 import time
 
-import numpy as np
 
-from . import checkpoint, paths
+from . import paths
+from .checkpoint import Checkpoint
 from .atomic import OutputError, write_text
 from .config import Config, ConfigError, field_names
 from .coords import output_shape
@@ -69,19 +69,11 @@ class Run:
         self.frames_dir = typed.get("save_frames")
         self.stored = None
         if "model_file" in typed:
-            self.stored = checkpoint.load(typed["model_file"])
-            try:
-                stored_config = Config.from_dict(self.stored["config"])
-                self.image = self.stored["image"]
-                self.image_name = self.stored["image_name"]
-                self.cycle = int(self.stored["cycle"])
-                if not (isinstance(self.image, np.ndarray) and self.image.dtype == np.uint8
-                        and self.image.ndim == 3 and self.image.shape[2] == 3):
-                    raise ValueError("image")
-            except (KeyError, TypeError, ValueError):
-                raise checkpoint.CheckpointError(
-                    f"cannot load model file {typed['model_file']}: it lacks what a checkpoint holds") from None
-            self.config = stored_config.merged(_config_fields(typed))
+            self.stored = Checkpoint.read(typed["model_file"])
+            self.image = self.stored.image
+            self.image_name = self.stored.image_name
+            self.cycle = self.stored.cycle
+            self.config = self.stored.config.merged(_config_fields(typed))
         else:
             self.config = Config(**_config_fields(typed))
             self.image = None
@@ -125,18 +117,10 @@ class Run:
     def trainer(self, strategy=None, on_placed=None):
         from .train import Trainer  # TensorFlow loads here, not for --help
 
-        weights = optimizer_weights = None
-        epoch = 0
-        if self.stored is not None:
-            weights = self.stored.get("weights")
-            optimizer_weights = self.stored.get("optimizer")
-            epoch = int(self.stored.get("epoch", 0))
-        try:
-            return Trainer(self.config, self.train_image, weights, optimizer_weights, epoch, strategy, on_placed)
-        except ValueError as err:
-            if weights is None:
-                raise
-            raise checkpoint.CheckpointError(f"stored weights do not fit the network: {err}") from None
+        s = self.stored
+        if s is None:
+            return Trainer(self.config, self.train_image, strategy=strategy, on_placed=on_placed)
+        return Trainer(self.config, self.train_image, s.weights, s.optimizer, s.epoch, strategy)
 
 
 def render_run(run, trainer, mult, border, hard=False, at_training_size=False):
@@ -173,7 +157,7 @@ class Training:
         self.saved_cycle = None
         self.frames_written = 0
         self.name = paths.run_name(run.image_name, run.config, run.size)
-        self.history = History.from_list(run.stored.get("history", [])) if run.stored else History()
+        self.history = run.stored.history if run.stored else History()
         log(self.start_message())
         self.trainer = self._build_trainer()
 
@@ -220,17 +204,10 @@ class Training:
                       self.trainer.model.get_layer("dividers").get_weights())
 
     def save(self):
-        r = self.run
-        checkpoint.save(r.checkpoint_path, {
-            "config": r.config.to_dict(),
-            "image": r.image,
-            "image_name": r.image_name,
-            "cycle": r.cycle,
-            "epoch": self.trainer.epoch,
-            "weights": self.trainer.model.get_weights(),
-            "optimizer": self.trainer.optimizer_weights(),
-            "history": self.history.to_list(),
-        })
+        r, t = self.run, self.trainer
+        Checkpoint(config=r.config, image=r.image, image_name=r.image_name, weights=t.model.get_weights(),
+                   cycle=r.cycle, epoch=t.epoch, optimizer=t.optimizer_weights(),
+                   history=self.history).write(r.checkpoint_path)
         self.saved_cycle = r.cycle
 
     def _save_frame(self, result, picture):

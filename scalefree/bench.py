@@ -186,7 +186,6 @@ def quality_curve(rows):
 RENDER_CHILD = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from scalefree import checkpoint
 from scalefree.app import Run, render_run
 run = Run({"model_file": sys.argv[2], "output_dir": sys.argv[3]})
 trainer = run.trainer()
@@ -199,15 +198,13 @@ print(time.perf_counter() - t0, picture.shape[0], picture.shape[1])
 
 
 def bench_render(image, sides, workdir):
-    from . import checkpoint
-    from .config import Config
+    from .checkpoint import Checkpoint
 
     trainer = _trainer(image, "linear", 128, 32)
     trainer.train_epoch()
     model = os.path.join(workdir, "render.pkl")
-    checkpoint.save(model, {"config": Config(type="linear", n_dividers=128, n_hidden=32).to_dict(),
-                            "image": image, "image_name": "bench.png", "cycle": 1, "epoch": 1,
-                            "weights": trainer.model.get_weights(), "history": []})
+    Checkpoint(config=trainer.config, image=image, image_name="bench.png", weights=trainer.model.get_weights(),
+               cycle=1, epoch=1).write(model)
     rows = []
     for side in sides:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

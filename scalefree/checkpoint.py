@@ -1,22 +1,43 @@
 """Checkpoints: one `.pkl` holding weights, the input image, the config and history.
 
-The file is a pickle of plain types only (dict, list, str, bytes, numbers).
-Arrays are stored as (dtype, shape, raw bytes), so loading needs no class or
-function from any module: the unpickler refuses every global, which is what
-makes a crafted file unable to run code here.
+Two layers. The codec (`dumps`/`loads`, `save`/`load`) turns a payload of
+plain values and arrays into bytes and back. The file is a pickle of plain
+types only (dict, list, str, bytes, numbers); arrays are stored as (dtype,
+shape, raw bytes), so loading needs no class or function from any module:
+the unpickler refuses every global, which is what makes a crafted file
+unable to run code here. Decoding is budgeted (depth, containers, bytes) and
+refuses containers shared by reference, which an honest checkpoint never
+has and which would let a few hundred bytes expand into gigabytes.
+
+`Checkpoint` is what a checkpoint holds, field by field: the one place that
+writes a payload and the one place that checks a payload read back, whole,
+before anything is built from it.
 """
 
 import io
+import math
 import pickle
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import OutputError, atomic_path
+from .config import Config, ConfigError
 from .errors import UserError
+from .history import CycleResult, History
 
 FORMAT = "scalefree-checkpoint"
 VERSION = 1
 _DTYPES = {"<f4", "<f8", "|u1", "<i4", "<i8"}
+
+# Decoding budgets, far above what an honest checkpoint holds (depth 4, a
+# few containers per cycle of history, the image and weights as bytes).
+MAX_DEPTH = 32
+MAX_CONTAINERS = 1 << 24
+MAX_ARRAY_BYTES = 1 << 33
+# An image larger than this was not written by scalefree (see images.MAX_PIXELS).
+MAX_IMAGE_PIXELS = 1 << 30
+_MAX_COUNT = 1 << 53  # cycles, epochs: beyond exact float and any real run
 
 
 class CheckpointError(UserError):
@@ -38,24 +59,44 @@ def _encode(value):
     return value
 
 
-def _decode(value):
-    if isinstance(value, dict):
+class _Decoder:
+    """Plain values back to arrays, within the budgets above."""
+
+    def __init__(self):
+        self.containers = 0
+        self.array_bytes = 0
+        self.seen = set()
+
+    def decode(self, value, depth=0):
+        if not isinstance(value, (dict, list)):
+            return value
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"it nests deeper than {MAX_DEPTH} levels, which a checkpoint never does")
+        if id(value) in self.seen:
+            raise CheckpointError("it shares one container in several places, which a checkpoint never does")
+        self.seen.add(id(value))
+        self.containers += 1
+        if self.containers > MAX_CONTAINERS:
+            raise CheckpointError(f"it holds more than {MAX_CONTAINERS} containers")
+        if isinstance(value, list):
+            return [self.decode(v, depth + 1) for v in value]
         if set(value) == {"__ndarray__"}:
-            return _decode_array(value["__ndarray__"])
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
+            return self.array(value["__ndarray__"])
+        return {k: self.decode(v, depth + 1) for k, v in value.items()}
 
-
-def _decode_array(fields):
-    try:
-        dtype, shape, data = fields
-        if dtype not in _DTYPES or not isinstance(data, bytes):
-            raise ValueError(dtype)
-        return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
-    except (TypeError, ValueError):
-        raise CheckpointError("a stored array is damaged") from None
+    def array(self, fields):
+        try:
+            dtype, shape, data = fields
+            if dtype not in _DTYPES or not isinstance(data, bytes) or not isinstance(shape, list):
+                raise ValueError(dtype)
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+                raise ValueError(shape)
+            self.array_bytes += len(data)
+            if self.array_bytes > MAX_ARRAY_BYTES:
+                raise CheckpointError(f"its arrays hold more than {MAX_ARRAY_BYTES} bytes")
+            return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
+        except (TypeError, ValueError):
+            raise CheckpointError("a stored array is damaged") from None
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -63,6 +104,9 @@ class _PlainUnpickler(pickle.Unpickler):
         raise CheckpointError(
             f"it asks to load {module}.{name}, which a scalefree checkpoint never does; "
             "refusing to read it")
+
+    def persistent_load(self, pid):
+        raise CheckpointError("it refers to outside objects, which a scalefree checkpoint never does")
 
 
 def dumps(payload):
@@ -79,9 +123,12 @@ def loads(data):
         raise CheckpointError(f"it is truncated or corrupt ({type(err).__name__})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise CheckpointError("it is not a scalefree checkpoint")
-    if raw.get("version", 0) > VERSION:
-        raise CheckpointError(f"it was written by a newer scalefree (format {raw['version']})")
-    return _decode(raw)
+    version = raw.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise CheckpointError(f"its format version {version!r} is not a version number")
+    if version > VERSION:
+        raise CheckpointError(f"it was written by a newer scalefree (format {version})")
+    return _Decoder().decode(raw)
 
 
 def save(path, payload):
@@ -98,7 +145,113 @@ def load(path):
             data = f.read()
     except OSError as err:
         raise CheckpointError(f"cannot read model file {path}: {err.strerror or err}") from None
+    except MemoryError:
+        raise CheckpointError(f"cannot read model file {path}: it does not fit in memory") from None
     try:
         return loads(data)
     except CheckpointError as err:
         raise CheckpointError(f"cannot load model file {path}: {err}") from None
+
+
+def _count(payload, name):
+    value = payload.get(name, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _MAX_COUNT:
+        raise CheckpointError(f"its {name} is {value!r}, not a count")
+    return value
+
+
+def _arrays(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, list) and allow_none:
+        # Scalars of the optimizer (its step count) were stored as plain numbers.
+        value = [np.asarray(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a for a in value]
+    if not isinstance(value, list) or not all(isinstance(a, np.ndarray) for a in value):
+        raise CheckpointError(f"its {name} is not a list of arrays")
+    if not all(a.dtype.kind in "fiu" and (a.dtype.kind != "f" or np.isfinite(a).all()) for a in value):
+        raise CheckpointError(f"its {name} holds values that are not finite numbers")
+    return value
+
+
+def _history(items):
+    if not isinstance(items, list):
+        raise CheckpointError("its history is not a list")
+    names = {"cycle", "loss", "psnr", "seconds", "pixels_per_second", "epochs"}
+    for item in items:
+        if not isinstance(item, dict) or set(item) != names or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in item.values()):
+            raise CheckpointError("its history holds an entry that is not a cycle's record")
+        if any(math.isnan(v) for v in item.values()):
+            raise CheckpointError("its history holds a cycle with values that are not numbers")
+    return History([CycleResult(**item) for item in items])
+
+
+@dataclass
+class Checkpoint:
+    """Everything a training run needs to go on, or a render to draw."""
+
+    config: Config
+    image: np.ndarray  # (h, w, 3) uint8: the photo, whole
+    image_name: str
+    weights: list  # the network's weights, in Keras order (Config.weight_shapes)
+    cycle: int = 0
+    epoch: int = 0
+    optimizer: list | None = None  # the optimizer's variables; None: start it afresh
+    history: History = field(default_factory=History)
+
+    def to_payload(self):
+        return {
+            "config": self.config.to_dict(),
+            "image": self.image,
+            "image_name": self.image_name,
+            "cycle": self.cycle,
+            "epoch": self.epoch,
+            "weights": list(self.weights),
+            "optimizer": self.optimizer,
+            "history": self.history.to_list(),
+        }
+
+    @classmethod
+    def from_payload(cls, payload):
+        """Check every field, then build; CheckpointError names the first field that is wrong."""
+        for name in ("config", "image", "image_name", "weights"):
+            if name not in payload:
+                raise CheckpointError(f"it has no {name}")
+        try:
+            config = Config.from_dict(payload["config"]).validate()
+        except (ConfigError, TypeError) as err:
+            raise CheckpointError(f"its config is unusable: {err}") from None
+        image = payload["image"]
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+                and image.shape[2] == 3 and image.shape[0] >= 1 and image.shape[1] >= 1):
+            raise CheckpointError("its image is not an RGB picture")
+        if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
+            raise CheckpointError(f"its image has more than {MAX_IMAGE_PIXELS} pixels")
+        name = payload["image_name"]
+        if not isinstance(name, str) or not 0 < len(name) <= 4096 or "\0" in name:
+            raise CheckpointError("its image_name is not a file name")
+        weights = _arrays(payload["weights"], "weights")
+        shapes = [tuple(a.shape) for a in weights]
+        if shapes != config.weight_shapes():
+            raise CheckpointError(f"its weights do not fit the network its config describes "
+                                  f"({shapes} for {config.type} {config.n_dividers}/{config.n_hidden})")
+        return cls(config=config, image=image, image_name=name, weights=weights,
+                   cycle=_count(payload, "cycle"), epoch=_count(payload, "epoch"),
+                   optimizer=_arrays(payload.get("optimizer"), "optimizer state", allow_none=True),
+                   history=_history(payload.get("history", [])))
+
+    def write(self, path):
+        """Save atomically; an OS failure (a full disk) is an OutputError and leaves the old file."""
+        try:
+            save(path, self.to_payload())
+        except OSError as err:
+            raise OutputError(f"cannot save the model to {path}: {err.strerror or err}; "
+                              "the previous checkpoint there is kept") from None
+
+    @classmethod
+    def read(cls, path):
+        payload = load(path)
+        try:
+            return cls.from_payload(payload)
+        except CheckpointError as err:
+            raise CheckpointError(f"cannot load model file {path}: {err}") from None

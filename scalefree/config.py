@@ -10,6 +10,7 @@ This module imports neither TensorFlow nor Keras, so `--help` stays fast.
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -29,6 +30,26 @@ GRADIENT_SHARPNESS = {"linear": 20.0, "circular": 10.0, "relu": 20.0}
 # this many. Beyond it an epoch costs more time than the extra detail gives
 # back to N dividers (measured on a 12-megapixel photo: see README).
 PIXEL_BUDGET = 1 << 18
+
+
+# Sizes no honest run reaches; above them a typed or stored value would only
+# make TensorFlow try to allocate what the machine does not have.
+LIMITS = {
+    "n_dividers": 1 << 16,
+    "n_hidden": 1 << 16,
+    "batch_size": 1 << 24,
+    "epochs_per_cycle": 1 << 20,
+    "cycles": 1 << 40,
+    "lr_decay_steps": 1 << 40,
+    "pixel_budget": 1 << 34,
+    "seed": (1 << 63) - 1,
+}
+# Weights of the two dense layers together, N x M at most.
+MAX_WEIGHTS = 1 << 26
+_TEXT_FIELDS = ("type", "optimizer", "init")
+_INT_FIELDS = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle", "cycles", "lr_decay_steps",
+               "pixel_budget", "seed")
+_OPTIONAL = ("seed", "gradient_sharpness", "downscale")
 
 
 class ConfigError(UserError):
@@ -66,11 +87,15 @@ class Config:
         """Raise ConfigError naming the first option that cannot work."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            kind = str if f.name in ("type", "optimizer", "init") else (int, float)
-            if value is None and f.name in ("seed", "gradient_sharpness", "downscale"):
+            if value is None and f.name in _OPTIONAL:
                 continue
+            kind = str if f.name in _TEXT_FIELDS else int if f.name in _INT_FIELDS else (int, float)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigError(f"--{f.name} has an unusable value {value!r}")
+            if kind is not str and not math.isfinite(value):
+                raise ConfigError(f"--{f.name} must be a finite number, got {value}")
+            if f.name in LIMITS and abs(value) > LIMITS[f.name]:
+                raise ConfigError(f"--{f.name} {value} is more than scalefree allows ({LIMITS[f.name]})")
         if self.type not in DIVIDER_TYPES:
             raise ConfigError(f"unknown type {self.type!r}: choose one of {', '.join(DIVIDER_TYPES)}")
         if self.optimizer not in OPTIMIZERS:
@@ -86,7 +111,16 @@ class Config:
         for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
+        if self.n_hidden * max(self.n_dividers, 3) > MAX_WEIGHTS:
+            raise ConfigError(f"-d {self.n_dividers} with -n {self.n_hidden} makes more weights than "
+                              f"scalefree allows ({MAX_WEIGHTS})")
         return self
+
+    def weight_shapes(self):
+        """Shapes of the network's weights, in Keras order: what a stored model must hold."""
+        n, m = self.n_dividers, self.n_hidden
+        dividers = [(2, n), (n,)] if self.type == "relu" else [(n, 2), (n,)]
+        return dividers + [(n, m), (m,), (m, 3), (3,)]
 
     @property
     def false_gradient_sharpness(self):
@@ -99,7 +133,9 @@ class Config:
 
     @classmethod
     def from_dict(cls, values):
-        """Build from stored values, ignoring keys this version does not know."""
+        """Build from stored values, ignoring keys this version does not know (not validated)."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"the stored config is a {type(values).__name__}, not a mapping")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 

@@ -157,7 +157,7 @@ class Trainer:
         return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
 
     def optimizer_weights(self):
-        return [v.numpy() for v in self.optimizer.variables]
+        return [np.asarray(v.numpy()) for v in self.optimizer.variables]
 
     def _restore_optimizer(self, values):
         variables = self.optimizer.variables

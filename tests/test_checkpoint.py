@@ -94,3 +94,117 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         checkpoint.save(path, {**payload(), "cycle": 99})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.pkl"]
+
+
+def real_payload():
+    """What a training run writes, without TensorFlow: the shapes come from the config."""
+    from scalefree.config import Config
+
+    config = Config(type="linear", n_dividers=3, n_hidden=4, seed=0)
+    rng = np.random.default_rng(0)
+    return {
+        "config": config.to_dict(),
+        "image": rng.integers(0, 256, (6, 8, 3), dtype=np.uint8),
+        "image_name": "photo.png",
+        "cycle": 2,
+        "epoch": 2,
+        "weights": [rng.normal(size=s).astype(np.float32) for s in config.weight_shapes()],
+        "optimizer": [np.asarray(7, np.int64), np.asarray(0.004, np.float32)],
+        "history": [{"cycle": 1, "loss": 0.1, "psnr": 10.0, "seconds": 0.1, "pixels_per_second": 1e5,
+                     "epochs": 1}],
+    }
+
+
+def test_a_real_payload_reads_back_as_a_checkpoint(tmp_path):
+    path = tmp_path / "m.pkl"
+    checkpoint.save(path, real_payload())
+    back = checkpoint.Checkpoint.read(path)
+    assert back.config.n_dividers == 3 and back.cycle == 2 and back.image.shape == (6, 8, 3)
+    assert len(back.history.cycles) == 1 and back.optimizer[0] == 7
+    again = tmp_path / "again.pkl"
+    back.write(again)
+    assert checkpoint.Checkpoint.read(again).to_payload()["weights"][0].tolist() == back.weights[0].tolist()
+
+
+def damaged(field, value):
+    p = real_payload()
+    if value is DROP:
+        del p[field]
+    else:
+        p[field] = value
+    return p
+
+
+DROP = object()
+CONFIG = real_payload()["config"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("config", [1, 2], "config is unusable"),
+    ("config", "linear", "config is unusable"),
+    ("config", {**CONFIG, "batch_size": 256.0}, "batch_size has an unusable value"),
+    ("config", {**CONFIG, "epochs_per_cycle": 1.5}, "epochs_per_cycle has an unusable value"),
+    ("config", {**CONFIG, "n_dividers": 10 ** 9}, "more than scalefree allows"),
+    ("config", {**CONFIG, "learning_rate": float("inf")}, "must be a finite number"),
+    ("config", {**CONFIG, "border": float("nan")}, "must be a finite number"),
+    ("cycle", float("inf"), "cycle is inf, not a count"),
+    ("cycle", -1, "not a count"),
+    ("epoch", "3", "not a count"),
+    ("epoch", 2 ** 62, "not a count"),
+    ("history", {"cycle": 1}, "history is not a list"),
+    ("history", [{"cycle": "x"}], "not a cycle's record"),
+    ("optimizer", [b"bytes"], "optimizer state is not a list of arrays"),
+    ("optimizer", "adam", "optimizer state is not a list of arrays"),
+    ("image_name", 42, "image_name is not a file name"),
+    ("image", np.zeros((0, 0, 3), np.uint8), "image is not an RGB picture"),
+    ("image", np.zeros((4, 4), np.uint8), "image is not an RGB picture"),
+    ("weights", ["a", "b"], "weights is not a list of arrays"),
+    ("weights", [np.zeros(2, np.float32)], "do not fit the network"),
+    ("weights", DROP, "it has no weights"),
+    ("image", DROP, "it has no image"),
+])
+def test_each_damaged_field_is_named(tmp_path, field, value, message):
+    path = tmp_path / "m.pkl"
+    checkpoint.save(path, damaged(field, value))
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.Checkpoint.read(path)
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path):
+    for bad in (np.nan, np.inf):
+        p = real_payload()
+        p["weights"][2][0, 0] = bad
+        path = tmp_path / "m.pkl"
+        checkpoint.save(path, p)
+        with pytest.raises(CheckpointError, match="weights holds values that are not finite"):
+            checkpoint.Checkpoint.read(path)
+
+
+def test_shared_references_cannot_expand_a_small_file(tmp_path):
+    # Ten references to the level below, thirty levels: 754 bytes that decode to 10**30 lists.
+    level = []
+    for _ in range(30):
+        level = [level] * 10
+    data = pickle.dumps({"format": "scalefree-checkpoint", "version": 1, "config": level})
+    assert len(data) < 1000
+    with pytest.raises(CheckpointError, match="shares one container"):
+        checkpoint.loads(data)
+
+
+def test_deep_nesting_is_refused_without_a_traceback():
+    # A million nested lists, written opcode by opcode (pickle.dumps itself would recurse).
+    def text(s):
+        return b"X" + len(s).to_bytes(4, "little") + s.encode()
+
+    n = 1_000_000
+    data = (b"\x80\x02}(" + text("format") + text("scalefree-checkpoint") + text("version") + b"K\x01"
+            + text("config") + b"]" * n + b"a" * (n - 1) + b"u.")
+    with pytest.raises(CheckpointError, match="nests deeper"):
+        checkpoint.loads(data)
+
+
+@pytest.mark.parametrize("version", ["1", None, -1, 2.5])
+def test_odd_version_fields(version):
+    data = pickle.dumps({"format": "scalefree-checkpoint", "version": version})
+    with pytest.raises(CheckpointError, match="not a version number"):
+        checkpoint.loads(data)

@@ -152,7 +152,7 @@ def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
             "image_name": "x.png", "cycle": 1, "weights": []}
     for name, payload, pattern in [
         ("config.pkl", good, "unusable value 'three'"),
-        ("image.pkl", {**good, "config": {}, "image": np.zeros(5, np.float32)}, "lacks what a checkpoint holds"),
+        ("image.pkl", {**good, "config": {}, "image": np.zeros(5, np.float32)}, "its image is not an RGB picture"),
         ("weights.pkl", {**good, "config": {"n_dividers": 3}, "weights": [np.zeros(2, np.float32)]},
          "do not fit"),
     ]:
