@@ -16,10 +16,11 @@ import time
 
 
 from . import paths
-from .checkpoint import Checkpoint
 from .atomic import OutputError, write_text
+from .checkpoint import Checkpoint
 from .config import Config, ConfigError, field_names
 from .coords import output_shape
+from .errors import Diverged
 from .history import History
 from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, working_factor, write_image
 
@@ -314,6 +315,8 @@ def learn(typed, log=_print, command="scalefree"):
     try:
         training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
         reason = _train(training, app, mailbox, log)
+    except Diverged as err:
+        raise Diverged(f"{err}; {training.kept()} (try a smaller -l)") from None
     except KeyboardInterrupt:
         # A second Ctrl-C, or one before training started: say what is on disk.
         raise KeyboardInterrupt(f"aborted; {training.kept() if training else 'nothing was saved'}") from None

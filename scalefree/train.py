@@ -13,6 +13,7 @@ import numpy as np
 
 from ._tensorflow import keras, tf
 from .coords import pixel_coords
+from .errors import Diverged
 from .history import CycleResult
 from .init import edge_dividers
 from .model import build_model, build_optimizer
@@ -156,6 +157,9 @@ class Trainer:
         """Mean squared error of the current model over the whole training image."""
         return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
 
+    def weights_finite(self):
+        return all(np.isfinite(w).all() for w in self.model.get_weights())
+
     def optimizer_weights(self):
         return [np.asarray(v.numpy()) for v in self.optimizer.variables]
 
@@ -191,6 +195,9 @@ def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
             if stop_event.is_set():
                 break
         seconds = time.perf_counter() - cycle_start
+        if not (math.isfinite(float(np.mean(losses))) and trainer.weights_finite()):
+            raise Diverged(f"training diverged in cycle {cycle}: the loss or the weights are no longer "
+                           "finite numbers")
         result = CycleResult(
             cycle=cycle,
             loss=float(np.mean(losses)),

@@ -224,3 +224,30 @@ def test_ctrl_c_before_anything_is_saved_says_so(tmp_path, image_file):
     assert proc.returncode == 130 and "cycle" not in out
     assert err.strip().splitlines()[-1] == "image_learn.py: aborted; nothing was saved", err
     assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path, image_file, capsys):
+    assert run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path),
+                    "--no_display")[0] == 0
+    model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
+    payload = checkpoint.load(model)
+    # Finite, but so large that |X - C| overflows: the first step's loss is NaN.
+    payload["weights"][0] = np.full_like(payload["weights"][0], 3e38)
+    checkpoint.save(model, payload)
+    before = model.read_bytes()
+    code, out, err = run_main(capsys, "-m", str(model), "-c", "2", "--no_display")
+    assert code == 2 and "training diverged in cycle 2" in err and "is as it was" in err and "smaller -l" in err
+    assert not re.search(r"^cycle", out, re.M)
+    assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["-l", "inf"], "learning_rate must be a finite number"),
+    (["-g", "inf"], "gradient_sharpness must be a finite number"),
+    (["-g", "nan"], "gradient_sharpness must be a finite number"),
+    (["-x", "inf"], "disp_mult must be a finite number"),
+    (["-b", "nan"], "border must be a finite number"),
+    (["-d", "1000000000"], "more than scalefree allows"),
+])
+def test_numbers_that_are_not_finite_or_too_large_are_refused(args, pattern):
+    assert_clean_error(cli(*args, "--no_display", "-c", "1"), pattern)
