@@ -1,6 +1,7 @@
 """Reading any image as 8-bit RGB, downscaling, writing renders."""
 
 import os
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -11,6 +12,11 @@ from .errors import UserError
 
 # Transparent pixels are shown over white, as an image viewer would.
 _BACKGROUND = (255, 255, 255)
+# The largest picture read (800 MB as 8-bit RGB). A file that declares more
+# is refused before it is decoded: a few kilobytes of PNG can claim
+# 100000 x 100000 pixels. Pillow's own check stops at twice this.
+MAX_PIXELS = 1 << 28
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class ImageError(UserError):
@@ -39,13 +45,26 @@ def read_image(path):
     if not os.path.exists(path):
         raise ImageError(f"image not found: {path}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return to_rgb(im)
+        with warnings.catch_warnings():
+            # Above MAX_PIXELS Pillow warns; the check below says it in one line instead.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > MAX_PIXELS:
+                    raise ImageError(too_large(path, w, h))
+                im.load()
+                return to_rgb(im)
     except UnidentifiedImageError:
         raise ImageError(f"not an image file Pillow can read: {path}") from None
-    except (OSError, ValueError, SyntaxError) as err:
+    except Image.DecompressionBombError as err:
         raise ImageError(f"cannot read image {path}: {err}") from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as err:
+        raise ImageError(f"cannot read image {path}: {err or type(err).__name__}") from None
+
+
+def too_large(path, width, height):
+    return (f"image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than "
+            f"scalefree reads ({MAX_PIXELS / 1e6:.0f}); shrink it first")
 
 
 BUNDLED_IMAGE = "astronaut.png"

@@ -78,7 +78,12 @@ class Trainer:
 
     @property
     def steps_per_epoch(self):
-        return math.ceil(self.pixels / self.config.batch_size)
+        return math.ceil(self.pixels / self.batch_size)
+
+    @property
+    def batch_size(self):
+        """The configured batch, or the whole image when it has fewer pixels."""
+        return min(self.config.batch_size, self.pixels)
 
     def _dataset(self):
         """Endless batches; each epoch is a fresh permutation of all pixels.
@@ -89,7 +94,7 @@ class Trainer:
         """
         coords = tf.constant(self.coords)
         colors = tf.constant(self.colors)
-        pixels, batch, steps = self.pixels, self.config.batch_size, self.steps_per_epoch
+        pixels, batch, steps = self.pixels, self.batch_size, self.steps_per_epoch
         seed = self._seed
 
         def epoch_batches(epoch):
@@ -112,7 +117,7 @@ class Trainer:
         with tf.GradientTape() as tape:
             pred = self.model(x, training=True)
             per_pixel = tf.reduce_mean(tf.square(pred - y), axis=-1)
-            loss = tf.nn.compute_average_loss(per_pixel, global_batch_size=self.config.batch_size)
+            loss = tf.nn.compute_average_loss(per_pixel, global_batch_size=self.batch_size)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss

@@ -65,3 +65,34 @@ def test_downscale_and_write(tmp_path):
     assert read_image(str(out)).shape == (20, 30, 3)
     with pytest.raises(ImageError, match="extension"):
         write_image(small, str(tmp_path / "x.nope"))
+
+
+def bomb_png(path, width, height):
+    """A tiny PNG that declares width x height pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return str(path)
+
+
+@pytest.mark.parametrize("width, height", [(100000, 100000), (20000, 15000)])
+def test_a_picture_that_declares_too_many_pixels_is_refused_before_decoding(tmp_path, width, height):
+    path = bomb_png(tmp_path / "bomb.png", width, height)
+    with pytest.raises(ImageError, match="megapixels|exceeds limit"):
+        read_image(path)
+
+
+def test_working_factor_fits_the_budget_or_obeys_the_user():
+    from scalefree.images import shrunk_size, working_factor
+
+    assert working_factor(3024, 4032, None, 1 << 18) == pytest.approx(6.82, abs=0.01)
+    h, w = shrunk_size(3024, 4032, working_factor(3024, 4032, None, 1 << 18))
+    assert abs(h * w - (1 << 18)) < 1000 and (h, w) == (443, 591)
+    assert working_factor(256, 256, None, 1 << 18) == 1.0  # never enlarges
+    assert working_factor(3024, 4032, 1.0, 1 << 18) == 1.0 and working_factor(100, 100, 2.5, 1) == 2.5

@@ -92,3 +92,26 @@ def test_a_resumed_run_uses_the_learning_rate_it_is_given(half_planes):
     assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0042)
     # The step count carries on, so a decaying rate goes on from where it was.
     assert int(resumed.optimizer.iterations) == int(first.optimizer.iterations) > 0
+
+
+@pytest.mark.parametrize("shape, kind, batch", [((1, 1), "linear", 256), ((1, 64), "circular", 256),
+                                                ((64, 1), "linear", 256), ((64, 64), "linear", 9000)])
+def test_tiny_images_and_huge_batches_train(shape, kind, batch):
+    image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    trainer = Trainer(Config(type=kind, n_dividers=4, n_hidden=4, batch_size=batch, seed=0), image)
+    assert trainer.batch_size == min(batch, shape[0] * shape[1])
+    loss = trainer.train_epoch()
+    assert np.isfinite(loss) and np.isfinite(trainer.evaluate())
+
+
+def test_a_cycle_with_non_finite_weights_raises_diverged(half_planes):
+    from scalefree.errors import Diverged
+
+    trainer = Trainer(Config(n_dividers=3, n_hidden=4, seed=0, cycles=3), half_planes)
+    weights = trainer.model.get_weights()
+    weights[2][0, 0] = np.nan
+    trainer.model.set_weights(weights)
+    seen = []
+    with pytest.raises(Diverged, match="cycle 1"):
+        run_cycles(trainer, 0, threading.Event(), seen.append)
+    assert seen == []
