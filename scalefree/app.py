@@ -16,9 +16,9 @@ import time
 
 
 from . import paths
-from .atomic import OutputError, write_text
+from .atomic import OutputError, held, write_text
 from .checkpoint import Checkpoint
-from .config import Config, ConfigError, field_names
+from .config import RENDER_PIXEL_LIMIT, Config, ConfigError, field_names
 from .coords import output_shape
 from .errors import Diverged
 from .history import History
@@ -34,8 +34,8 @@ def _print(line):
 
 
 def quoted(path):
-    """A path as it can be pasted into a shell."""
-    return shlex.quote(str(path))
+    """A path as it can be pasted into a shell (bytes that are not UTF-8 shown as \\x escapes)."""
+    return shlex.quote(os.fsencode(str(path)).decode("utf-8", "backslashreplace"))
 
 
 def plural(n, word):
@@ -106,6 +106,14 @@ class Run:
         """(height, width) of the photo itself: renders, frames and SVG default to it."""
         return self.image.shape[:2]
 
+    def check_render_size(self, mult, what="render"):
+        """Refuse, before any work, a render or frame larger than --max_render_pixels."""
+        limit = self.typed.get("max_render_pixels", RENDER_PIXEL_LIMIT)
+        out_h, out_w = output_shape(*self.photo_size, mult)
+        if out_h * out_w > limit:
+            raise ConfigError(f"a {what} at -x {mult:g} is {out_w}x{out_h} ({out_w * out_h / 1e6:.0f} megapixels), "
+                              f"more than --max_render_pixels {limit}; raise it to draw it anyway")
+
     def refuse_overwrite(self):
         """A new run never replaces a model it did not start from."""
         resumed_in_place = self.stored is not None and self.checkpoint_path == self.typed.get("model_file")
@@ -149,8 +157,8 @@ class Training:
     def __init__(self, run, log=_print, show=None):
         # Checked before the slow start of TensorFlow, not after a first cycle.
         run.refuse_overwrite()
-        _ensure_writable(run.output_dir, "output directory")
         if run.frames_dir:
+            run.check_render_size(run.config.disp_mult, "frame")
             _ensure_writable(run.frames_dir, "frames directory")
         self.run = run
         self.log = log
@@ -216,8 +224,12 @@ class Training:
         path = paths.frame_path(r.frames_dir, self.name, result.cycle)
         write_image(picture, path)
         record = {"file": os.path.basename(path), **vars(result), "parameters": r.config.to_dict()}
-        with open(paths.frames_metadata_path(r.frames_dir), "a") as f:
-            f.write(json.dumps(record) + "\n")
+        metadata = paths.frames_metadata_path(r.frames_dir)
+        try:
+            with open(metadata, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as err:
+            raise OutputError(f"cannot write {quoted(metadata)}: {err.strerror or err}") from None
         self.frames_written += 1
 
     def kept(self):
@@ -261,27 +273,42 @@ def _progress(trainer, epochs_per_cycle):
             state["bar"].close()
 
 
-@contextlib.contextmanager
-def stop_on_interrupt(stop_event, kept, log=_print):
-    """First Ctrl-C sets `stop_event` (finish the epoch, save, exit); a second one aborts.
+# What `docker stop`, systemd and batch schedulers send, and a closed
+# terminal: each treated as Ctrl-C, so a stopped run keeps its last epoch.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-    `kept()` says what is on disk at that moment, for the message.
-    """
+
+@contextlib.contextmanager
+def _signals(handler):
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_on_interrupt(stop_event, kept, log=_print):
+    """The first stop signal sets `stop_event` (finish the epoch, save, exit 0); a second one aborts.
+
+    `kept()` says what is on disk at that moment, for the message.
+    """
 
     def handler(signum, frame):
         if stop_event.is_set():
             raise KeyboardInterrupt
         stop_event.set()
-        log(f"stopping after this epoch, then saving (Ctrl-C again to abort: {kept()})")
+        log(f"{signal.Signals(signum).name}: stopping after this epoch, then saving "
+            f"(Ctrl-C again to abort: {kept()})")
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return _signals(handler)
 
 
 def _window_app(log):
@@ -312,9 +339,12 @@ def learn(typed, log=_print, command="scalefree"):
 
         mailbox = Mailbox()
     training = None
+    _ensure_writable(os.path.dirname(os.path.abspath(run.checkpoint_path)), "output directory")
     try:
-        training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
-        reason = _train(training, app, mailbox, log)
+        with held(run.checkpoint_path):
+            with _signals(_interrupt):  # before training: stop at once, as Ctrl-C does
+                training = Training(run, log, show=mailbox and _frame_sender(run, mailbox))
+            reason = _train(training, app, mailbox, log)
     except Diverged as err:
         raise Diverged(f"{err}; {training.kept()} (try a smaller -l)") from None
     except KeyboardInterrupt:
@@ -391,6 +421,8 @@ def render_image(run, typed, log=_print):
     if run.stored is None:
         raise ConfigError("--just_image needs a model: give it with -m MODEL.pkl")
     c = run.config
+    if "svg" not in typed or "output" in typed:
+        run.check_render_size(c.disp_mult)
     trainer = run.trainer()
     if "svg" in typed:
         export_svg(run, trainer, typed["svg"], log)

@@ -46,6 +46,9 @@ LIMITS = {
 }
 # Weights of the two dense layers together, N x M at most.
 MAX_WEIGHTS = 1 << 26
+# The largest PNG render or frame, in pixels (16384 x 16384, 800 MB as RGB)
+# unless --max_render_pixels says otherwise.
+RENDER_PIXEL_LIMIT = 1 << 28
 _TEXT_FIELDS = ("type", "optimizer", "init")
 _INT_FIELDS = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle", "cycles", "lr_decay_steps",
                "pixel_budget", "seed")

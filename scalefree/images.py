@@ -7,7 +7,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_path
+from .atomic import OutputError, atomic_path
 from .errors import UserError
 
 # Transparent pixels are shown over white, as an image viewer would.
@@ -104,8 +104,13 @@ def to_uint8(rgb):
 
 def write_image(image, path):
     """Write an (h, w, 3) uint8 array; the format comes from the extension."""
+    if os.path.isdir(path) or str(path).endswith(os.sep):
+        raise OutputError(f"cannot write {path}: it is a directory")
     ext = os.path.splitext(path)[1].lower()
     if ext not in Image.registered_extensions():
         raise ImageError(f"unknown image extension {ext!r} in {path}")
-    with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format=Image.registered_extensions()[ext])
+    try:
+        with atomic_path(path) as tmp:
+            Image.fromarray(image).save(tmp, format=Image.registered_extensions()[ext])
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None

@@ -4,7 +4,7 @@ import argparse
 
 from . import __version__
 from .cli import Parser
-from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, Config
+from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, RENDER_PIXEL_LIMIT, Config
 from .paths import DEFAULT_OUTPUT_DIR
 
 
@@ -92,6 +92,9 @@ def build_parser(prog="scalefree"):
     _option(g, "-b", "--border", type=float, default=_D.border,
             help="widen the rendered region by (1 + BORDER) about the centre, to see "
                  "how the function extrapolates")
+    _option(g, "--max_render_pixels", type=int, default=RENDER_PIXEL_LIMIT,
+            help="refuse renders and frames larger than this many pixels (they need 3 bytes a pixel "
+                 "and more while drawn)")
     _option(g, "--hard", action="store_true",
             help="render by the partition itself: hard edges, one colour a region (the default "
                  "for renders larger than the training size)")

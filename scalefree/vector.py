@@ -9,6 +9,7 @@ cells are exact at any zoom.
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -397,5 +398,12 @@ def svg(kind, dividers, colour_layers, view, description=""):
     return "\n".join(out), len(found)
 
 
+# Characters XML 1.0 forbids in a document, even escaped: controls other than
+# tab, newline and return; lone surrogates (a file name's bytes that are not
+# UTF-8); and the two non-characters U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _xml_text(text):
+    text = _NOT_XML.sub("\ufffd", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

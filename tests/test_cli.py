@@ -251,3 +251,88 @@ def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path
 ])
 def test_numbers_that_are_not_finite_or_too_large_are_refused(args, pattern):
     assert_clean_error(cli(*args, "--no_display", "-c", "1"), pattern)
+
+
+def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, image_file):
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
+             "--output_dir", str(tmp_path / sig.name), "--no_display"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.time() + 90
+        while time.time() < deadline and not proc.stdout.readline().startswith("cycle"):
+            pass
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert f"{sig.name}: stopping after this epoch" in out
+        saved = re.search(r"model saved to (\S+)", out).group(1)
+        assert checkpoint.load(saved)["cycle"] >= 1
+
+
+def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(tmp_path, image_file):
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
+         "--output_dir", str(tmp_path), "--no_display"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        model = str(tmp_path / "planes_32x32_linear_4d_32h.pkl")
+        deadline = time.time() + 90
+        while not os.path.exists(model) and time.time() < deadline:
+            time.sleep(0.05)
+        second = cli("-m", model, "-c", "1", "--no_display")
+        assert_clean_error(second, f"is being trained by another run \\(process {first.pid}\\)")
+        # Nor may a new run start it afresh under the first's feet.
+        assert_clean_error(cli("-i", image_file, "-d", "4", "--output_dir", str(tmp_path), "--overwrite",
+                               "--no_display", "-c", "1"), "is being trained by another run")
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+    # A lock of a run that was killed does not block the next one.
+    killed = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), "-m", model, "-c", "0", "--no_display"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 90
+    while not killed.stdout.readline().startswith("cycle") and time.time() < deadline:
+        pass
+    killed.kill()
+    killed.communicate(timeout=60)
+    result = cli("-m", model, "-c", "1", "--no_display")
+    assert result.returncode == 0, result.stderr
+
+
+def test_output_that_cannot_be_written_is_a_one_line_error(tmp_path, image_file, capsys, monkeypatch):
+    assert run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path),
+                    "--no_display")[0] == 0
+    model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
+    folder = tmp_path / "out.png"
+    folder.mkdir()
+    code, _, err = run_main(capsys, "-j", "-m", str(model), "-o", str(folder) + "/")
+    assert code == 2 and "is a directory" in err
+    code, _, err = run_main(capsys, "-j", "-m", str(model), "-o", str(folder))
+    assert code == 2 and "is a directory" in err
+
+    # A full disk while saving: one line, and the previous checkpoint is whole.
+    before = model.read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, _, err = run_main(capsys, "-m", str(model), "-c", "1", "--no_display")
+    assert code == 2 and "No space left on device" in err and "previous checkpoint there is kept" in err
+    monkeypatch.undo()
+    assert model.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp.pkl") or ".tmp" in p.name] == []
+
+
+def test_temporary_files_of_a_killed_writer_are_removed_on_the_next_save(tmp_path):
+    model = tmp_path / "m.pkl"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".m.pkl.{dead.stdout.strip()}-0a0b0c0d.tmp.pkl"
+    live = tmp_path / ".m.pkl.1-0a0b0c0d.tmp.pkl"  # process 1 is always alive
+    stale.write_bytes(b"half a checkpoint")
+    live.write_bytes(b"someone else's save under way")
+    checkpoint.save(model, {"cycle": 1})
+    assert model.exists() and not stale.exists() and live.exists()

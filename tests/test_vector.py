@@ -2,6 +2,7 @@
 
 import io
 import math
+import os
 import re
 
 import cairosvg
@@ -174,3 +175,18 @@ def test_svg_of_a_relu_model_or_without_just_image_is_a_clear_error(trained_mode
     code, _, err = run_main(capsys, "-j", "-m", str(not_a_model), "--svg", str(target))
     assert code == 2 and "cannot load model file" in err
     assert not target.exists()
+
+
+def test_odd_image_names_still_give_well_formed_svg(trained_models, tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    payload = checkpoint.load(trained_models["linear"])
+    # Control characters, markup, and a byte that is not UTF-8 (as os.fsdecode gives it).
+    payload["image_name"] = "a\x0bb\x1bc<&>" + os.fsdecode(b"\xff") + ".png"
+    odd = tmp_path / "odd.pkl"
+    checkpoint.save(odd, payload)
+    target = tmp_path / "odd.svg"
+    code, _, err = run_main(capsys, "-j", "-m", str(odd), "--svg", str(target))
+    assert code == 0, err
+    desc = ET.parse(target).getroot().find("{http://www.w3.org/2000/svg}desc").text
+    assert "learnt from a\ufffdb\ufffdc<&>\ufffd.png" in desc
