@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_path
+from .images import ImageError, read_image
 from .errors import UserError
 from .paths import FRAMES_METADATA
 
@@ -44,20 +45,38 @@ def _number_in(name):
     return int(numbers[-1]) if numbers else -1
 
 
-def collect_frames(folder):
+def _frame_record(line):
+    """A frames.jsonl line as a record with a file name and (if any) an integer cycle, else None."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except ValueError:  # also UnicodeDecodeError: a line cut short, or not ours
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("file"), str):
+        return None
+    cycle = record.get("cycle", 0)
+    if not isinstance(cycle, int) or isinstance(cycle, bool):
+        return None
+    return record
+
+
+def collect_frames(folder, warn=print):
     """The frames of a folder in cycle order, with their metadata where it exists."""
     if not os.path.isdir(folder):
         raise MovieError(f"no such folder: {folder}")
     meta = {}
     meta_path = os.path.join(folder, FRAMES_METADATA)
     if os.path.exists(meta_path):
-        with open(meta_path) as f:
+        skipped = 0
+        with open(meta_path, "rb") as f:
             for line in f:
-                try:
-                    record = json.loads(line)
+                record = _frame_record(line)
+                if record is None:
+                    skipped += line.strip() != b""
+                else:
                     meta[record["file"]] = record
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by an interrupted run
+        if skipped:
+            warn(f"warning: skipped {skipped} line{'s' if skipped > 1 else ''} of {meta_path} that "
+                 f"{'are' if skipped > 1 else 'is'} not a frame record; those frames are ordered by name")
     frames = [
         Frame(os.path.join(folder, name), int(meta.get(name, {}).get("cycle", _number_in(name))), meta.get(name, {}))
         for name in os.listdir(folder) if name.lower().endswith(FRAME_EXTENSIONS)
@@ -70,9 +89,8 @@ def collect_frames(folder):
 
 def read_frame(path):
     try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as err:
+        return read_image(path)
+    except ImageError as err:
         raise MovieError(f"cannot read frame {path}: {err}") from None
 
 
@@ -142,9 +160,9 @@ def _grid_layout(n):
     return int(np.ceil(n / cols)), cols
 
 
-def plan(folders, options):
+def plan(folders, options, warn=print):
     """The sequence of (source, caption) steps; a source is one frame or a row of them."""
-    runs = [collect_frames(f) for f in folders]
+    runs = [collect_frames(f, warn) for f in folders]
     labels = [os.path.basename(os.path.normpath(f)) for f in folders] if len(folders) > 1 else [None]
     steps = []
     if options.grid:
@@ -180,7 +198,9 @@ class _Writer:
         if self.video is not None:
             self.video.write(np.ascontiguousarray(image[:, :, ::-1]))
         else:
-            self.frames.append(Image.fromarray(image))
+            # Kept as a palette image, a byte a pixel: the palette Pillow would give it
+            # when saving, at a third of the memory of RGB.
+            self.frames.append(Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE))
 
     def close(self, added):
         """Finish the file; return how many frames it holds."""
@@ -206,7 +226,7 @@ def make_movie(folders, output, options, warn=print, progress=None):
         raise MovieError(f"unknown video extension {ext or '(none)'!r}: use {', '.join(CONTAINERS)}")
     if options.fps <= 0:
         raise MovieError(f"--fps must be greater than 0, got {options.fps:g}")
-    steps = plan(folders, options)
+    steps = plan(folders, options, warn)
     rows, cols = _grid_layout(len(steps[0][0])) if options.grid else (1, 1)
     first_cell = read_frame(steps[0][0][0].path)
     cell = _frame_size(first_cell, options)

@@ -145,4 +145,27 @@ def test_bad_input_is_a_one_line_error(tmp_path, case, pattern):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and pattern in result.stderr
     assert not out.exists()
-    assert [p for p in os.listdir(out.parent if out.parent.is_dir() else tmp_path) if p.startswith(".tmp")] == []
+    # No temporary file left behind (they are hidden: ".out.mp4.<pid>-<random>.tmp.mp4").
+    assert [p for p in os.listdir(out.parent if out.parent.is_dir() else tmp_path) if p.startswith(".")] == []
+
+
+def test_bad_metadata_lines_are_skipped_with_a_warning(tmp_path):
+    frames = make_frames(tmp_path / "frames", n=4)
+    with open(frames / "frames.jsonl", "ab") as f:
+        f.write(b'\xff\xfe not utf-8\n{"file": "run_cycle-2.png", "cycle": "abc"}\n[1, 2]\n{"cycle": 3}\n')
+    out = tmp_path / "out.avi"
+    result = movie(frames, "-o", out, "--hold_last", 0)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 4 lines" in result.stderr and "Traceback" not in result.stderr
+    assert "wrote 4 frames" in result.stdout
+
+
+def test_a_frame_that_declares_too_many_pixels_is_a_one_line_error(tmp_path):
+    from test_images import bomb_png
+
+    frames = make_frames(tmp_path / "frames", n=3, meta=False)
+    bomb_png(frames / "run_cycle-2.png", 100000, 100000)
+    result = movie(frames, "-o", tmp_path / "out.avi")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "frame" in result.stderr and "run_cycle-2.png" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
