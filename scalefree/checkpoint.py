@@ -17,12 +17,13 @@ before anything is built from it.
 import io
 import math
 import pickle
+import pickletools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .atomic import OutputError, atomic_path
-from .config import Config, ConfigError
+from .config import Config, ConfigError, shown
 from .errors import UserError
 from .history import CycleResult, History
 
@@ -99,6 +100,43 @@ class _Decoder:
             raise CheckpointError("a stored array is damaged") from None
 
 
+# Opcodes that build plain values (any protocol). Everything else (globals,
+# reduce, build, persistent ids, extensions, out-of-band buffers) is refused
+# before the unpickler runs.
+_PLAIN_OPCODES = {
+    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP",
+    "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+    "FLOAT", "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE",
+    "BINUNICODE", "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+    "EMPTY_LIST", "LIST", "APPEND", "APPENDS", "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS",
+    "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3",
+    "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET",
+}
+_MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
+
+
+def _check_opcodes(data):
+    """Refuse a pickle that would run code or make the unpickler allocate far beyond its size.
+
+    The C unpickler sizes its memo table by the largest index it is asked to
+    store at: one byte changed in a checkpoint made it allocate gigabytes.
+    Honest picklers number memo entries in order, so an index may not exceed
+    the count of opcodes read so far.
+    """
+    try:
+        for count, (op, arg, _) in enumerate(pickletools.genops(data)):
+            if op.name not in _PLAIN_OPCODES:
+                raise CheckpointError(
+                    f"it asks the reader to run code ({op.name}), which a scalefree checkpoint never does; "
+                    "refusing to read it")
+            if op.name in _MEMO_PUTS and not (isinstance(arg, int) and 0 <= arg <= count):
+                raise CheckpointError("it is truncated or corrupt (a memo index out of range)")
+    except CheckpointError:
+        raise
+    except Exception as err:  # pickletools says what it could not parse in several ways
+        raise CheckpointError(f"it is truncated or corrupt ({type(err).__name__})") from None
+
+
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         raise CheckpointError(
@@ -115,6 +153,7 @@ def dumps(payload):
 
 def loads(data):
     """The payload of a checkpoint's bytes; CheckpointError for anything else."""
+    _check_opcodes(data)
     try:
         raw = _PlainUnpickler(io.BytesIO(data)).load()
     except CheckpointError:
@@ -125,7 +164,7 @@ def loads(data):
         raise CheckpointError("it is not a scalefree checkpoint")
     version = raw.get("version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise CheckpointError(f"its format version {version!r} is not a version number")
+        raise CheckpointError(f"its format version {shown(version)} is not a version number")
     if version > VERSION:
         raise CheckpointError(f"it was written by a newer scalefree (format {version})")
     return _Decoder().decode(raw)
@@ -156,7 +195,7 @@ def load(path):
 def _count(payload, name):
     value = payload.get(name, 0)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _MAX_COUNT:
-        raise CheckpointError(f"its {name} is {value!r}, not a count")
+        raise CheckpointError(f"its {name} is {shown(value)}, not a count")
     return value
 
 
@@ -234,7 +273,7 @@ class Checkpoint:
         shapes = [tuple(a.shape) for a in weights]
         if shapes != config.weight_shapes():
             raise CheckpointError(f"its weights do not fit the network its config describes "
-                                  f"({shapes} for {config.type} {config.n_dividers}/{config.n_hidden})")
+                                  f"({shown(shapes, 80)} for {config.type} {config.n_dividers}/{config.n_hidden})")
         return cls(config=config, image=image, image_name=name, weights=weights,
                    cycle=_count(payload, "cycle"), epoch=_count(payload, "epoch"),
                    optimizer=_arrays(payload.get("optimizer"), "optimizer state", allow_none=True),

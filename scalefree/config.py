@@ -55,6 +55,12 @@ _INT_FIELDS = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle", "cycl
 _OPTIONAL = ("seed", "gradient_sharpness", "downscale")
 
 
+def shown(value, limit=40):
+    """A value as an error message may show it: repr (control characters escaped), cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class ConfigError(UserError):
     """An option value that cannot work; the message is meant for the user."""
 
@@ -94,17 +100,17 @@ class Config:
                 continue
             kind = str if f.name in _TEXT_FIELDS else int if f.name in _INT_FIELDS else (int, float)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise ConfigError(f"--{f.name} has an unusable value {value!r}")
+                raise ConfigError(f"--{f.name} has an unusable value {shown(value)}")
             if kind is not str and not math.isfinite(value):
                 raise ConfigError(f"--{f.name} must be a finite number, got {value}")
             if f.name in LIMITS and abs(value) > LIMITS[f.name]:
                 raise ConfigError(f"--{f.name} {value} is more than scalefree allows ({LIMITS[f.name]})")
         if self.type not in DIVIDER_TYPES:
-            raise ConfigError(f"unknown type {self.type!r}: choose one of {', '.join(DIVIDER_TYPES)}")
+            raise ConfigError(f"unknown type {shown(self.type)}: choose one of {', '.join(DIVIDER_TYPES)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {shown(self.optimizer)}: choose one of {', '.join(OPTIMIZERS)}")
         if self.init not in INITS:
-            raise ConfigError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
+            raise ConfigError(f"unknown init {shown(self.init)}: choose one of {', '.join(INITS)}")
         positive = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle",
                     "sharpness", "gradient_sharpness", "learning_rate", "divider_lr_scale", "downscale",
                     "pixel_budget", "disp_mult")

@@ -208,3 +208,11 @@ def test_odd_version_fields(version):
     data = pickle.dumps({"format": "scalefree-checkpoint", "version": version})
     with pytest.raises(CheckpointError, match="not a version number"):
         checkpoint.loads(data)
+
+
+def test_a_huge_memo_index_is_refused_before_the_unpickler_allocates_for_it():
+    # One byte inserted into a real checkpoint once made a LONG_BINPUT of 608192404:
+    # the C unpickler then sized its memo table for it (gigabytes, 15 s).
+    data = b"\x80\x05}r\x94\x0c\x40\x24(\x8c\x06format\x94\x8c\x14scalefree-checkpoint\x94u."
+    with pytest.raises(CheckpointError, match="memo index out of range"):
+        checkpoint.loads(data)
