@@ -188,7 +188,7 @@ class Training:
         from tqdm import tqdm
 
         c = self.run.config
-        placing = self.run.stored is None and c.init == "edges" and c.type != "relu"
+        placing = self.run.stored is None and c.placement != "random" and c.type != "relu"
         what = {"linear": "lines", "circular": "circles"}.get(c.type)
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.

@@ -22,7 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
-FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random",
+FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random", "replace_every": 0,
               "gradient_sharpness": 5.0, "divider_lr_scale": 1.0, "lr_decay_steps": 0}
 FIRST_TOOL_EPOCHS = 20
 # One photo of each kind: portrait, animal fur (textured), landscape, flat graphic.

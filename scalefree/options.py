@@ -60,8 +60,17 @@ def build_parser(prog="scalefree"):
             help="learning rates decay as lr / (1 + step / this), 0 = constant")
     _option(g, "--optimizer", default=_D.optimizer, choices=OPTIMIZERS,
             help=f"{', '.join(OPTIMIZERS)} (the first tool used adadelta)")
-    _option(g, "--init", default=_D.init, choices=INITS,
-            help="where dividers start: on the image's edges, or at random as the first tool did")
+    _option(g, "--init", choices=INITS,
+            help="where dividers start: on the image's edges; one by one where each lowers the error most "
+                 "(residual); the first 32 so and the rest on edges (combined); or at random as the first "
+                 "tool did (default: edges for lines, combined for circles)")
+    _option(g, "--replace_every", type=int,
+            help="every this many epochs, move the dividers that matter least to where the error is largest; "
+                 "0 = never (default: 20 for circles, 0 for lines)")
+    _option(g, "--replace_until", type=int, default=_D.replace_until,
+            help="the last epoch at which dividers are moved")
+    _option(g, "--replace_share", type=float, default=_D.replace_share,
+            help="the share of dividers moved each time (at least one)")
     _option(g, "--batch_size", type=int, default=_D.batch_size, help="pixels per optimizer step")
     _option(g, "-s", "--sharpness", type=float, default=_D.sharpness,
             help="divider activation is tanh(sharpness * E): higher, harder region edges")

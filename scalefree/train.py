@@ -15,8 +15,10 @@ from ._tensorflow import keras, tf
 from .coords import pixel_coords
 from .errors import Diverged
 from .history import CycleResult
-from .init import edge_dividers
+from .init import combined_dividers, edge_dividers, residual_dividers
 from .model import build_model, build_optimizer
+
+PLACEMENTS = {"edges": edge_dividers, "residual": residual_dividers, "combined": combined_dividers}
 
 # At most this many steps run in one call into the graph, so that progress and
 # a stop request are seen within about a second even on huge images.
@@ -59,16 +61,21 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         if weights is not None:
             self.model.set_weights(weights)
-        elif config.init == "edges" and config.type != "relu":
+        elif config.placement in PLACEMENTS and config.type != "relu":
             rng = np.random.default_rng(self._seed)
+            place = PLACEMENTS[config.placement]
             self.model.get_layer("dividers").set_weights(
-                list(edge_dividers(image, config.n_dividers, config.type, rng, on_placed=on_placed)))
+                list(place(image, config.n_dividers, config.type, rng, on_placed=on_placed)))
         if optimizer_weights is not None:
             self._restore_optimizer(optimizer_weights)
         self._iterator = iter(self.strategy.experimental_distribute_dataset(self._dataset()))
         self._train_steps = tf.function(self._train_steps_fn)
         self._predict = tf.function(
             lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, 2], tf.float32)],
+        )
+        self._dividers = tf.function(
+            lambda x: self.model.get_layer("dividers")(x),
             input_signature=[tf.TensorSpec([None, 2], tf.float32)],
         )
 
@@ -148,6 +155,10 @@ class Trainer:
             if on_steps:
                 on_steps(steps)
         self.epoch += 1
+        c = self.config
+        period = c.replacement_period
+        if period and self.epoch % period == 0 and self.epoch <= c.replace_until:
+            self.replace_weakest(max(1, round(c.n_dividers * c.replace_share)))
         return total / self.steps_per_epoch
 
     def predict(self, coords, chunk=PREDICT_CHUNK):
@@ -161,6 +172,64 @@ class Trainer:
     def evaluate(self):
         """Mean squared error of the current model over the whole training image."""
         return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
+
+    def replace_weakest(self, count, sample=1 << 14):
+        """Move up to `count` dividers that matter least to where the error is largest.
+
+        A divider's worth is how much the loss rises when it is held to the
+        side most pixels are on (measured on a sample of pixels, in numpy).
+        New places come from residual placement on the current picture, each
+        with the drop in error it promises; the weakest divider moves to the
+        best new place only if that drop exceeds its worth, and so on down.
+        A moved divider's colour weights move into the bias as if it were
+        held to its majority side, so the picture is the one its worth was
+        measured on until training gives the divider a use. Returns the moved
+        indices.
+        """
+        kind = self.config.type
+        rng = np.random.default_rng([self._seed, self.epoch])
+        pick = rng.choice(self.pixels, min(sample, self.pixels), replace=False)
+        x, y = self.coords[pick], self.colors[pick]
+        signs = np.sign(self._dividers(tf.constant(x)).numpy())
+        (w1, b1), (w2, b2) = (self.model.get_layer(n).get_weights() for n in ("colour_units", "rgb"))
+        hidden = signs @ w1 + b1
+
+        def loss(h):
+            out = 1.0 / (1.0 + np.exp(-(np.maximum(h, 0.0) @ w2 + b2)))
+            return np.square(out - y).mean()
+
+        base = loss(hidden)
+        majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
+        worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base
+                          for j in range(len(w1))])
+        weakest = np.argsort(worth)[:count]
+        picture = self.predict(self.coords).reshape(self.height, self.width, 3)
+        target = (self.colors.reshape(self.height, self.width, 3) * 255).astype(np.uint8)
+        gains = []
+        centers, second = residual_dividers(target, count, kind, rng, gains=gains,
+                                            picture=(np.clip(picture, 0, 1) * 255).astype(np.uint8))
+        worthwhile = np.asarray(gains) > worth[weakest]
+        weakest, centers, second = weakest[worthwhile], centers[worthwhile], second[worthwhile]
+        if not len(weakest):
+            return weakest
+        layer = self.model.get_layer("dividers")
+        c, s = layer.get_weights()
+        c[weakest], s[weakest] = centers, second
+        layer.set_weights([c, s])
+        # Held to its majority side, a divider is a constant: folded into the bias.
+        b1 = b1 + majority[weakest] @ w1[weakest]
+        w1[weakest] = 0.0
+        self.model.get_layer("colour_units").set_weights([w1, b1])
+        # The optimizer's moments for those rows belong to the old place: an
+        # old, small second moment would turn the new place's larger
+        # gradients into huge steps. They start afresh.
+        for slot in self.optimizer.variables:
+            name = slot.path.rsplit("/", 1)[-1]
+            if "_dividers_" in name or "_colour_units_kernel_" in name:
+                values = slot.numpy()
+                values[weakest] = 0.0
+                slot.assign(values)
+        return weakest
 
     def weights_finite(self):
         return all(np.isfinite(w).all() for w in self.model.get_weights())

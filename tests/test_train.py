@@ -115,3 +115,27 @@ def test_a_cycle_with_non_finite_weights_raises_diverged(half_planes):
     with pytest.raises(Diverged, match="cycle 1"):
         run_cycles(trainer, 0, threading.Event(), seen.append)
     assert seen == []
+
+
+def test_replacing_the_weakest_moves_a_useless_divider_and_keeps_the_picture(discs):
+    trainer = Trainer(Config(type="circular", n_dividers=4, n_hidden=8, seed=0), discs)
+    for _ in range(5):
+        trainer.train_epoch()
+    w1, b1 = trainer.model.get_layer("colour_units").get_weights()
+    w1[2] = 0.0  # divider 2 no longer matters to any colour unit
+    trainer.model.get_layer("colour_units").set_weights([w1, b1])
+    before_picture = trainer.predict(trainer.coords)
+    before = trainer.model.get_layer("dividers").get_weights()
+    before_loss = trainer.evaluate()
+    # Any divider may be asked about; one whose colour weights are zero is worth nothing, so it moves.
+    moved = trainer.replace_weakest(4)
+    after = trainer.model.get_layer("dividers").get_weights()
+    assert 2 in moved
+    assert not np.allclose(before[0][2], after[0][2]) or before[1][2] != after[1][2]
+    kept = [j for j in range(4) if j not in moved]
+    np.testing.assert_array_equal(before[0][kept], after[0][kept])
+    # Moved dividers are held where they were until training gives them a use: the
+    # picture loses at most what they were worth, which their new places promise to beat.
+    assert psnr(trainer.evaluate()) >= psnr(before_loss) - 0.5
+    if list(moved) == [2]:
+        np.testing.assert_allclose(trainer.predict(trainer.coords), before_picture, atol=1e-6)
