@@ -1,8 +1,10 @@
 """Frames saved by a training run -> a video (.mp4, .avi through OpenCV; .gif through Pillow)."""
 
+import io
 import json
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,13 +178,88 @@ def plan(folders, options, warn=print):
     return steps
 
 
+def _gif_image_block(picture):
+    """One frame as GIF bytes: image descriptor with its palette as a local colour table, then its data.
+
+    Pillow encodes the frame as a whole one-frame GIF; its palette (the
+    global table there) becomes the frame's own table here.
+    """
+    buffer = io.BytesIO()
+    picture.save(buffer, format="GIF")
+    data = buffer.getvalue()
+    (packed,) = struct.unpack("<B", data[10:11])
+    pos = 13
+    table = b""
+    if packed & 0x80:
+        table = data[pos:pos + 3 * 2 ** ((packed & 7) + 1)]
+        pos += len(table)
+    while data[pos] == 0x21:  # extensions: skipped, the writer adds its own
+        pos += 2
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    if data[pos] != 0x2C:
+        raise MovieError("Pillow wrote a GIF frame this writer cannot read")
+    descriptor = bytearray(data[pos:pos + 10])
+    pos += 10
+    if table and not descriptor[9] & 0x80:
+        descriptor[9] |= 0x80 | (packed & 7)
+    else:
+        table = b""
+    start = pos
+    pos += 1  # LZW minimum code size
+    while data[pos]:
+        pos += data[pos] + 1
+    return bytes(descriptor) + table + data[start:pos + 1]
+
+
+class _GifWriter:
+    """A looping GIF written frame by frame: only the frame being held is kept in memory.
+
+    A frame that repeats the one before (holds, a model that stopped
+    changing) lengthens that frame's delay instead of being stored again.
+    """
+
+    def __init__(self, path, fps, size):
+        self.file = open(path, "wb")
+        self.fps = fps
+        self.held, self.times, self.written, self.shown = None, 0, 0, 0.0
+        w, h = size
+        self.file.write(b"GIF89a" + struct.pack("<HHBBB", w, h, 0x70, 0, 0))
+        self.file.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop forever
+
+    def add(self, image):
+        if self.held is not None and np.array_equal(image, self.held):
+            self.times += 1
+            return
+        self._flush()
+        self.held, self.times = image.copy(), 1
+
+    def _flush(self):
+        if self.held is None:
+            return
+        # Delays are in hundredths of a second; rounding is carried so the total stays right.
+        end = self.shown + self.times * 100 / self.fps
+        delay = max(1, round(end) - round(self.shown))
+        self.shown = end
+        picture = Image.fromarray(self.held).convert("P", palette=Image.Palette.ADAPTIVE)
+        self.file.write(b"\x21\xf9\x04\x04" + struct.pack("<H", delay) + b"\x00\x00")
+        self.file.write(_gif_image_block(picture))
+        self.written += 1
+
+    def close(self):
+        self._flush()
+        self.file.write(b";")
+        self.file.close()
+        return self.written
+
+
 class _Writer:
     """Frames in, a video file out: the container comes from the extension."""
 
     def __init__(self, path, fps, size):
         self.ext = os.path.splitext(path)[1].lower()
         self.path, self.fps, self.size = path, fps, size
-        self.frames = []
         self.video = None
 
     def open(self, tmp):
@@ -192,27 +269,21 @@ class _Writer:
             self.video = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.ext]), self.fps, self.size)
             if not self.video.isOpened():
                 raise MovieError(f"OpenCV cannot write {self.ext} video to {self.path}")
-        self.tmp = tmp
+        else:
+            self.video = _GifWriter(tmp, self.fps, self.size)
 
     def add(self, image):
-        if self.video is not None:
-            self.video.write(np.ascontiguousarray(image[:, :, ::-1]))
+        if isinstance(self.video, _GifWriter):
+            self.video.add(image)
         else:
-            # Kept as a palette image, a byte a pixel: the palette Pillow would give it
-            # when saving, at a third of the memory of RGB.
-            self.frames.append(Image.fromarray(image).convert("P", palette=Image.Palette.ADAPTIVE))
+            self.video.write(np.ascontiguousarray(image[:, :, ::-1]))
 
     def close(self, added):
         """Finish the file; return how many frames it holds."""
-        if self.video is not None:
-            self.video.release()
-            return added
-        # GIF timing is in hundredths of a second.
-        self.frames[0].save(self.tmp, format="GIF", save_all=True, append_images=self.frames[1:],
-                            duration=round(1000 / self.fps), loop=0, optimize=False)
-        # Pillow merges frames that come out the same into one longer frame: count what it wrote.
-        with Image.open(self.tmp) as written:
-            return written.n_frames
+        if isinstance(self.video, _GifWriter):
+            return self.video.close()
+        self.video.release()
+        return added
 
 
 def make_movie(folders, output, options, warn=print, progress=None):

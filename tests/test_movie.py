@@ -169,3 +169,23 @@ def test_a_frame_that_declares_too_many_pixels_is_a_one_line_error(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "frame" in result.stderr and "run_cycle-2.png" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gif_is_written_frame_by_frame_and_reads_back_exactly(tmp_path):
+    from scalefree.movie import _GifWriter
+
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (16, 3), dtype=np.uint8)
+    pictures = [palette[rng.integers(0, 16, (24, 40))] for _ in range(6)]
+    sequence = [0, 1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5]  # repeats become longer frames
+    path = tmp_path / "out.gif"
+    writer = _GifWriter(str(path), 10, (40, 24))
+    for k in sequence:
+        writer.add(pictures[k])
+    assert writer.close() == 6
+    with Image.open(path) as gif:
+        assert gif.n_frames == 6 and gif.info.get("loop") == 0
+        for k, repeats in enumerate([1, 3, 1, 2, 1, 4]):
+            gif.seek(k)
+            assert gif.info["duration"] == repeats * 100
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), pictures[k])
