@@ -13,7 +13,7 @@ _EXPORTS = {
     "sharp_sign": "layers",
     "build_model": "model",
     "Trainer": "train",
-    "render": "render",
+    "Checkpoint": "checkpoint",
 }
 
 __all__ = sorted(_EXPORTS)

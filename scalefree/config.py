@@ -137,7 +137,7 @@ class Config:
                 raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
         for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps", "replace_every",
                      "replace_until", "replace_share"):
-            if getattr(self, name) < 0:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
         if self.n_hidden * max(self.n_dividers, 3) > MAX_WEIGHTS:
             raise ConfigError(f"-d {self.n_dividers} with -n {self.n_hidden} makes more weights than "

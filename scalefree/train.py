@@ -173,7 +173,7 @@ class Trainer:
         """Mean squared error of the current model over the whole training image."""
         return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
 
-    def replace_weakest(self, count, sample=1 << 14):
+    def replace_weakest(self, count, sample=1 << 12):
         """Move up to `count` dividers that matter least to where the error is largest.
 
         A divider's worth is how much the loss rises when it is held to the
