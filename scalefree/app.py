@@ -25,6 +25,9 @@ from .history import History
 from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, working_factor, write_image
 
 
+UNIT_NAMES = {"linear": "lines", "circular": "circles", "relu": "relu units"}
+
+
 def _print(line):
     from tqdm import tqdm
 
@@ -174,7 +177,7 @@ class Training:
         r, c = self.run, self.run.config
         (h, w), (ph, pw) = r.size, r.photo_size
         what = f"resuming at cycle {r.cycle}:" if r.stored else "learning"
-        units = {"linear": "lines", "circular": "circles", "relu": "relu units"}[c.type]
+        units = UNIT_NAMES[c.type]
         if (h, w) == (ph, pw):
             size = f"{w}x{h}, every pixel"
         else:
@@ -189,11 +192,11 @@ class Training:
 
         c = self.run.config
         placing = self.run.stored is None and c.placement != "random" and c.type != "relu"
-        what = {"linear": "lines", "circular": "circles"}.get(c.type)
+        what = UNIT_NAMES[c.type]
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
             self.log("loading TensorFlow" + (f", then placing {c.n_dividers} {what}" if placing else ""))
-        with tqdm(total=c.n_dividers, desc=f"placing {what} on the image's edges", unit=what, delay=1.0,
+        with tqdm(total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0,
                   leave=False, disable=None if placing else True) as bar:
             return self.run.trainer(on_placed=bar.update)
 
@@ -204,10 +207,8 @@ class Training:
                  f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s")
         self.save()
         c = self.run.config
-        saved = None
         if self.run.frames_dir:
-            saved = render_run(self.run, self.trainer, c.disp_mult, c.border)
-            self._save_frame(result, saved)
+            self._save_frame(result, render_run(self.run, self.trainer, c.disp_mult, c.border))
         if self.show:
             self.show(render_run(self.run, self.trainer, 1.0, 0.0, at_training_size=True), result,
                       self.trainer.model.get_layer("dividers").get_weights())

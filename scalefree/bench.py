@@ -197,6 +197,38 @@ print(time.perf_counter() - t0, picture.shape[0], picture.shape[1])
 """
 
 
+class PeakMemory:
+    """A child process's peak RSS, watched from outside.
+
+    Not its rusage: Linux carries ru_maxrss across exec, so a child started
+    from this process (which holds TensorFlow) would report our peak as its
+    own. VmHWM belongs to the child's own address space; it is read every
+    0.1 s until the child exits.
+    """
+
+    def __init__(self, pid):
+        import threading
+
+        self.peak_kb = 0
+        self._path = f"/proc/{pid}/status"
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        while True:
+            try:
+                with open(self._path) as f:
+                    line = next(line for line in f if line.startswith("VmHWM:"))
+            except (OSError, StopIteration):
+                return
+            self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            time.sleep(0.1)
+
+    def gigabytes(self):
+        self._thread.join(timeout=5)
+        return self.peak_kb / 1024 ** 2
+
+
 def bench_render(image, sides, workdir):
     from .checkpoint import Checkpoint
 
@@ -210,8 +242,9 @@ def bench_render(image, sides, workdir):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         proc = subprocess.Popen([sys.executable, "-c", RENDER_CHILD, str(ROOT), model, workdir, str(side)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = PeakMemory(proc.pid)
         out = proc.stdout.read()
+        status = proc.wait()
         proc.stdout.close()
         proc.stderr.close()
         if status != 0 or not out.strip():
@@ -219,7 +252,7 @@ def bench_render(image, sides, workdir):
             continue
         seconds, h, w = out.split()
         rows.append([f"{w}x{h}", f"{int(w) * int(h) / 1e6:.1f}", f"{float(seconds):.2f}",
-                     f"{usage.ru_maxrss / 1024 ** 2:.2f}"])
+                     f"{peak.gigabytes():.2f}"])
     return ["render (128 lines / 32)", "Mpx", "seconds", "peak RSS GB"], rows
 
 
@@ -263,6 +296,7 @@ def _timed_run(args):
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = PeakMemory(proc.pid)
     first = first_cycle = float("nan")
     lines = []
     for line in proc.stdout:
@@ -271,13 +305,13 @@ def _timed_run(args):
             first = time.perf_counter() - t0
         if line.startswith("cycle") and first_cycle != first_cycle:
             first_cycle = time.perf_counter() - t0
-    _, status, usage = os.wait4(proc.pid, 0)
     err = proc.stderr.read()
+    status = proc.wait()
     proc.stdout.close()
     proc.stderr.close()
     if status != 0:
         raise RuntimeError(f"image_learn.py {' '.join(args)} failed: {err[-500:]}")
-    return first, first_cycle, usage.ru_maxrss / 1024 ** 2, "".join(lines)
+    return first, first_cycle, peak.gigabytes(), "".join(lines)
 
 
 def _full_size_psnr(model, photo_path):
