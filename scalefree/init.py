@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .coords import pixel_axes, pixel_coords, pixel_pitch
+from .images import shrunk_size
 
 # A pixel within this many pixel widths of a placed divider counts as explained.
 _EXPLAINED_WIDTH = 1.5
@@ -123,13 +124,17 @@ def _fit_circle(grid, center, radius, rounds=10):
     return center, radius, score
 
 
-def _shrunk(image, max_pixels):
-    h, w = image.shape[:2]
-    factor = (h * w / max_pixels) ** 0.5
+def _shrunk_by(image, factor):
+    """The image shrunk by `factor` (box-filtered), or as it is when the factor is 1 or less."""
     if factor <= 1:
         return image
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    return cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+    h, w = shrunk_size(*image.shape[:2], factor)
+    return cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _shrunk(image, max_pixels):
+    h, w = image.shape[:2]
+    return _shrunk_by(image, (h * w / max_pixels) ** 0.5)
 
 
 def edge_dividers(image, n, kind, rng, radius_range=(0.05, 0.6), max_pixels=PLACEMENT_PIXELS, on_placed=None):
@@ -185,12 +190,7 @@ _RESIDUAL_ANGLES = 90
 
 
 def _small_float(image, side):
-    h, w = image.shape[:2]
-    factor = max(h, w) / side
-    if factor > 1:
-        image = cv2.resize(np.ascontiguousarray(image), (max(1, round(w / factor)), max(1, round(h / factor))),
-                           interpolation=cv2.INTER_AREA)
-    return np.asarray(image, np.float32) / 255.0
+    return np.asarray(_shrunk_by(image, max(image.shape[:2]) / side), np.float32) / 255.0
 
 
 def _disc(radius):

@@ -27,6 +27,19 @@ def cli(*args, timeout=120):
                           text=True, timeout=timeout, cwd=ROOT)
 
 
+def start(*args):
+    """image_learn.py running in the background, its output readable line by line."""
+    return subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def wait_for_cycle(proc, timeout=90):
+    """Read the run's output until its first cycle line (or the timeout)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not proc.stdout.readline().startswith("cycle"):
+        pass
+
+
 def assert_clean_error(result, pattern):
     """One error line of the tool's own, last on stderr; whatever libraries print is not judged."""
     assert result.returncode != 0
@@ -129,16 +142,8 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
 
 
 def test_ctrl_c_finishes_the_epoch_saves_and_exits_zero(tmp_path, image_file):
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
-         "--output_dir", str(tmp_path), "--no_display"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    lines = []
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        lines.append(proc.stdout.readline())
-        if lines[-1].startswith("cycle"):
-            break
+    proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
+    wait_for_cycle(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -213,10 +218,7 @@ def test_large_photo_trains_at_the_budget_and_renders_at_its_own_size(tmp_path, 
 
 
 def test_ctrl_c_before_anything_is_saved_says_so(tmp_path, image_file):
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
-         "--output_dir", str(tmp_path), "--no_display"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
     first = proc.stdout.readline()
     assert first.startswith("learning planes.png")
     proc.send_signal(signal.SIGINT)  # while TensorFlow loads: nothing is saved yet
@@ -255,13 +257,8 @@ def test_numbers_that_are_not_finite_or_too_large_are_refused(args, pattern):
 
 def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, image_file):
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
-             "--output_dir", str(tmp_path / sig.name), "--no_display"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        deadline = time.time() + 90
-        while time.time() < deadline and not proc.stdout.readline().startswith("cycle"):
-            pass
+        proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path / sig.name))
+        wait_for_cycle(proc)
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
@@ -271,10 +268,7 @@ def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, image_file):
 
 
 def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(tmp_path, image_file):
-    first = subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), "-i", image_file, "-d", "4", "-c", "0",
-         "--output_dir", str(tmp_path), "--no_display"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    first = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
     try:
         model = str(tmp_path / "planes_32x32_linear_4d_32h.pkl")
         deadline = time.time() + 90
@@ -290,12 +284,8 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(t
         first.communicate(timeout=60)
     assert first.returncode == 0
     # A lock of a run that was killed does not block the next one.
-    killed = subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), "-m", model, "-c", "0", "--no_display"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.time() + 90
-    while not killed.stdout.readline().startswith("cycle") and time.time() < deadline:
-        pass
+    killed = start("-m", model, "-c", "0")
+    wait_for_cycle(killed)
     killed.kill()
     killed.communicate(timeout=60)
     result = cli("-m", model, "-c", "1", "--no_display")
