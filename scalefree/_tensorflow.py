@@ -23,7 +23,8 @@ import contextlib
 import os
 import re
 import sys
-import tempfile
+
+from .native import captured_stderr
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -71,20 +72,14 @@ def _native_stderr_filtered():
     if level <= 0:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
+    caught = []
+    try:
+        with captured_stderr() as caught:
             yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode("utf-8", errors="replace")
-            sys.stderr.writelines(native_lines_to_show(text, level))
-            sys.stderr.flush()
+    finally:
+        # Also when the import failed: its error is among what was caught.
+        sys.stderr.writelines(native_lines_to_show("".join(caught), level))
+        sys.stderr.flush()
 
 
 @contextlib.contextmanager

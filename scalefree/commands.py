@@ -44,9 +44,11 @@ def make_movie(argv=None, prog="scalefree-movie"):
                                size=parse_size(args.size) if args.size else None, scale=args.scale,
                                caption=args.caption, title=args.title, grid=args.grid)
         with tqdm(unit="frame", delay=1.0, leave=False, disable=None) as bar:
-            frames, (w, h), seconds = write_movie(args.folders, output, options,
-                                         warn=lambda m: print(m, file=sys.stderr), progress=bar.update)
-        print(f"wrote {frames} frame{'' if frames == 1 else 's'}, {w}x{h}, {seconds:.1f} s, to {quote(output)}")
+            movie = write_movie(args.folders, output, options, warn=lambda m: print(m, file=sys.stderr),
+                                progress=bar.update)
+        (w, h), n = movie.size, movie.frames
+        print(f"wrote {n} frame{'' if n == 1 else 's'}, {w}x{h} {movie.codec}, {movie.seconds:.1f} s, "
+              f"to {quote(output)}")
         return 0
 
     return exit_code(prog, run, "interrupted; nothing was written")

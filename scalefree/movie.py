@@ -1,4 +1,4 @@
-"""Frames saved by a training run -> a video (.mp4, .avi through OpenCV; .gif through Pillow)."""
+"""Frames saved by a training run -> a video (.mp4, .webm, .avi through OpenCV; .gif through Pillow)."""
 
 import io
 import json
@@ -11,12 +11,21 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_path
-from .images import ImageError, read_image
 from .errors import UserError
+from .images import ImageError, read_image
+from .native import captured_stderr
 from .paths import FRAMES_METADATA
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+# Per container, the codecs tried in turn (FourCC, name): the first that OpenCV's
+# FFmpeg opens is used. Browsers play H.264 and VP9 in .mp4 and VP9 in .webm;
+# MPEG-4 Part 2 is a last resort that most browsers and chat apps refuse.
+VIDEO_CODECS = {
+    ".mp4": (("avc1", "H.264"), ("vp09", "VP9"), ("mp4v", "MPEG-4 Part 2")),
+    ".webm": (("VP90", "VP9"), ("VP80", "VP8")),
+    ".avi": (("MJPG", "Motion JPEG"),),
+}
+PLAYS_IN_BROWSERS = {"H.264", "VP9", "VP8"}
 CONTAINERS = tuple(VIDEO_CODECS) + (".gif",)
 TITLE_SECONDS = 1.5
 
@@ -254,21 +263,54 @@ class _GifWriter:
         return self.written
 
 
+@dataclass
+class Movie:
+    """What was written: frames the file holds, (width, height), seconds it plays, codec."""
+
+    frames: int
+    size: tuple
+    seconds: float
+    codec: str
+
+
+def even_size(size):
+    """Video codecs store 4:2:0 colour, so OpenCV drops an odd last row or column: round up instead."""
+    w, h = size
+    return w + w % 2, h + h % 2
+
+
+def pad_to(image, size):
+    """The image grown to `size` (width, height) by repeating its last row and column."""
+    w, h = size
+    return np.pad(image, ((0, h - image.shape[0]), (0, w - image.shape[1]), (0, 0)), mode="edge")
+
+
+def _open_video(path, ext, fps, size):
+    """An OpenCV writer for the first of the container's codecs that opens, and that codec's name."""
+    import cv2
+
+    for fourcc, name in VIDEO_CODECS[ext]:
+        # FFmpeg prints a line for every codec it lacks or remaps; the choice is reported instead.
+        with captured_stderr():
+            video = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        if video.isOpened():
+            return video, name
+        video.release()
+    names = ", ".join(name for _, name in VIDEO_CODECS[ext])
+    raise MovieError(f"OpenCV cannot write {ext} video here (tried {names}); try .gif")
+
+
 class _Writer:
-    """Frames in, a video file out: the container comes from the extension."""
+    """Frames in, a video file out: the container comes from the extension, the codec from what opens."""
 
     def __init__(self, path, fps, size):
         self.ext = os.path.splitext(path)[1].lower()
         self.path, self.fps, self.size = path, fps, size
-        self.video = None
+        self.video, self.codec = None, "GIF"
 
     def open(self, tmp):
         if self.ext in VIDEO_CODECS:
-            import cv2
-
-            self.video = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.ext]), self.fps, self.size)
-            if not self.video.isOpened():
-                raise MovieError(f"OpenCV cannot write {self.ext} video to {self.path}")
+            self.video, self.codec = _open_video(tmp, self.ext, self.fps, self.size)
         else:
             self.video = _GifWriter(tmp, self.fps, self.size)
 
@@ -276,7 +318,7 @@ class _Writer:
         if isinstance(self.video, _GifWriter):
             self.video.add(image)
         else:
-            self.video.write(np.ascontiguousarray(image[:, :, ::-1]))
+            self.video.write(np.ascontiguousarray(pad_to(image, self.size)[:, :, ::-1]))
 
     def close(self, added):
         """Finish the file; return how many frames it holds."""
@@ -287,10 +329,10 @@ class _Writer:
 
 
 def make_movie(folders, output, options, warn=print, progress=None):
-    """Write the movie; return (frames the file holds, (width, height), seconds it plays).
+    """Write the movie; return a Movie saying what was written.
 
     A GIF holds fewer frames than were added when some repeat (holds, a
-    model that stopped changing): Pillow stores them once, for longer.
+    model that stopped changing): they are stored once, for longer.
     """
     ext = os.path.splitext(output)[1].lower()
     if ext not in CONTAINERS:
@@ -320,7 +362,11 @@ def make_movie(folders, output, options, warn=print, progress=None):
         return with_caption(image, caption) if options.caption else image
 
     first = compose(steps[0])
-    size = (first.shape[1] // 2 * 2, first.shape[0] // 2 * 2)  # codecs want even sizes
+    size = (first.shape[1], first.shape[0])
+    if ext in VIDEO_CODECS and even_size(size) != size:
+        size = even_size(size)
+        warn(f"note: frames are {first.shape[1]}x{first.shape[0]}; video codecs need even sizes, so the "
+             f"video is {size[0]}x{size[1]}, its last row or column repeated")
     holds_first = round(options.hold_first * options.fps)
     holds_last = round(options.hold_last * options.fps)
     title_frames = round(TITLE_SECONDS * options.fps) if options.title else 0
@@ -331,7 +377,6 @@ def make_movie(folders, output, options, warn=print, progress=None):
 
         def emit(image, times=1):
             nonlocal done
-            image = image[:size[1], :size[0]]
             for _ in range(times):
                 writer.add(image)
             done += times
@@ -347,4 +392,7 @@ def make_movie(folders, output, options, warn=print, progress=None):
             emit(image)
         emit(image, holds_last)
         written = writer.close(done)
-    return written, size, done / options.fps
+    if ext in VIDEO_CODECS and writer.codec not in PLAYS_IN_BROWSERS:
+        warn(f"warning: this OpenCV has no browser codec for {ext}; wrote {writer.codec}, which most "
+             f"browsers do not play (.webm or .gif do)")
+    return Movie(written, size, done / options.fps, writer.codec)

@@ -17,6 +17,10 @@ import numpy as np
 from .coords import output_shape, pixel_pitch
 from .render import paint
 
+# Width, in pixels of the view, of the stroke that grows the cells under the
+# exact ones: it fills an anti-aliasing seam wherever the SVG is shown at its size or larger.
+SEAM_STROKE = 1.0
+
 # Crossings closer than this (in units of the view's size) to the border
 # count as outside the view; keeps a crossing from landing on the border.
 _INSIDE_MARGIN = 1e-9
@@ -384,17 +388,24 @@ def svg(kind, dividers, colour_layers, view, description=""):
     colours = paint(signs @ w1 + b1, w2, b2)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{view.width_px}" height="{view.height_px}" '
-        f'viewBox="0 0 {view.width_px} {view.height_px}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'width="{view.width_px}" height="{view.height_px}" viewBox="0 0 {view.width_px} {view.height_px}">',
     ]
     if description:
         out.append(f"<desc>{_xml_text(description)}</desc>")
-    # Cells that share an edge, each anti-aliased on its own, leave a hairline
-    # of background between them; crisp edges keep the partition seamless.
-    out.append('<g stroke="none" shape-rendering="crispEdges">')
+    # Cells that share an edge, each anti-aliased on its own, let the
+    # background show through a hairline between them. Crisp edges stop that
+    # where a renderer honours them (browsers, librsvg, Cairo); for those that
+    # do not (Inkscape), the cells are drawn first grown by a stroke of their
+    # own colour, a clone the exact cells then cover everywhere but in those
+    # hairlines. The clone follows edits made to the cells.
+    out.append('<g shape-rendering="crispEdges" stroke-linejoin="round">')
+    out.append(f'<use xlink:href="#cells" stroke-width="{SEAM_STROKE:g}"/>')
+    out.append('<g stroke-width="0"><g id="cells">')
     for cell, (r, g, b) in zip(found, colours):
-        out.append(f'<path fill="#{r:02x}{g:02x}{b:02x}" d="{_path(cell.edges, points, view)}"/>')
-    out += ["</g>", "</svg>", ""]
+        colour = f"#{r:02x}{g:02x}{b:02x}"
+        out.append(f'<path fill="{colour}" stroke="{colour}" d="{_path(cell.edges, points, view)}"/>')
+    out += ["</g></g>", "</g>", "</svg>", ""]
     return "\n".join(out), len(found)
 
 

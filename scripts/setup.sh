@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what scalefree needs on a fresh Debian/Ubuntu machine.
 #   bash scripts/setup.sh         the tool: Python packages, OpenGL libraries for the window
-#   bash scripts/setup.sh --dev   also what the tests use: pytest, Xvfb, xdotool, CairoSVG
+#   bash scripts/setup.sh --dev   also what the tests use: pytest, Xvfb, xdotool, CairoSVG, and the
+#                                 programs people open our outputs with (Chromium, Inkscape, librsvg, ffmpeg)
 set -euo pipefail
 export PIP_ROOT_USER_ACTION=ignore
 cd "$(dirname "$0")/.."
@@ -11,8 +12,10 @@ dev=0
 
 # OpenGL for VisPy (EGL works with no screen); fontconfig, without which vispy.scene fails to import.
 apt_packages=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1)
-# For the tests: a virtual screen and key presses for the window, Cairo to rasterise SVG exports.
-[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool libcairo2)
+# For the tests: a virtual screen and key presses for the window, Cairo to rasterise SVG exports,
+# and the clients the outputs are checked in: a browser (SVG, the HTML page, video), Inkscape and
+# rsvg-convert (SVG), ffprobe (which codec a video holds).
+[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool libcairo2 chromium inkscape librsvg2-bin ffmpeg)
 
 if command -v apt-get >/dev/null; then
   missing=()

@@ -189,3 +189,56 @@ def test_gif_is_written_frame_by_frame_and_reads_back_exactly(tmp_path):
             gif.seek(k)
             assert gif.info["duration"] == repeats * 100
             np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), pictures[k])
+
+
+def test_videos_use_codecs_browsers_play_and_odd_sizes_are_padded_not_cropped(tmp_path):
+    from clients import video_stream
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(1, 11):
+        Image.fromarray(frame_image(i)[:H - 1, :W - 1]).save(frames / f"run_cycle-{i}.png")  # 63x47
+    for ext, codecs in [(".mp4", {"h264", "vp9"}), (".webm", {"vp9"})]:
+        out = tmp_path / f"run{ext}"
+        result = movie(frames, "-o", out, "--fps", 10, "--hold_last", 0)
+        assert result.returncode == 0, result.stderr
+        assert "64x48" in result.stdout and "need even sizes" in result.stderr
+        stream = video_stream(out)
+        assert stream["codec_name"] in codecs, stream
+        assert (stream["width"], stream["height"]) == (W, H) and stream["duration"] == pytest.approx(1.0, abs=0.05)
+        got = read_video(out)
+        assert len(got) == 10
+        # Padded by repeating the last row and column: nothing of the frame was cut.
+        assert psnr(mse(got[3][:H - 1, :W - 1], frame_image(4)[:H - 1, :W - 1])) >= 30
+        assert psnr(mse(got[3][H - 1], got[3][H - 2])) >= 30
+
+
+def test_chromium_plays_the_mp4_and_the_webm(tmp_path):
+    from clients import page_text
+
+    frames = make_frames(tmp_path / "frames", n=10)
+    names = ["run.mp4", "run.webm"]
+    for name in names:
+        result = movie(frames, "-o", tmp_path / name, "--fps", 10, "--hold_last", 0)
+        assert result.returncode == 0, result.stderr
+    page = tmp_path / "play.html"
+    page.write_text("""<!doctype html><pre id="out">waiting</pre><script>
+      const found = {};
+      const names = %s;
+      for (const name of names) {
+        const video = document.createElement("video");
+        video.muted = true;
+        const report = (what) => {
+          found[name] = what;
+          if (Object.keys(found).length === names.length) out.textContent = JSON.stringify(found);
+        };
+        video.onloadeddata = () => report({readyState: video.readyState, duration: video.duration,
+                                            width: video.videoWidth, height: video.videoHeight});
+        video.onerror = () => report({error: video.error.code});
+        video.src = name;
+      }
+    </script>""" % json.dumps(names))
+    played = page_text(page)
+    for name in names:
+        assert played[name].get("readyState", 0) >= 2, played  # HAVE_CURRENT_DATA: a frame was decoded
+        assert (played[name]["duration"], played[name]["width"], played[name]["height"]) == (1, W, H)
