@@ -97,8 +97,8 @@ def _private_symbols():
 
 if "tensorflow" not in sys.modules:
     with _native_stderr_filtered(), _private_symbols():
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
 else:
     import keras
     import tensorflow as tf

@@ -6,6 +6,7 @@ UserError for anything the user can fix; exiting is the CLI's job.
 
 import contextlib
 import gc
+import gzip
 import json
 import os
 import shlex
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 
 from . import paths
 from .atomic import OutputError, held, write_text
@@ -23,7 +25,6 @@ from .coords import output_shape
 from .errors import Diverged
 from .history import History
 from .images import BUNDLED_IMAGE, downscale, read_bundled_image, read_image, working_factor, write_image
-
 
 UNIT_NAMES = {"linear": "lines", "circular": "circles", "relu": "relu units"}
 
@@ -325,11 +326,13 @@ def _window_app(log):
 
 def learn(typed, log=_print, command="scalefree"):
     """Train, resume or render as the typed options say; `command` is how the user started us, for hints."""
-    if "svg" in typed:
+    for option, what, ext in (("svg", "partition", ".svg"), ("html", "page", ".html")):
+        if option not in typed:
+            continue
         if not typed.get("just_image"):
-            raise ConfigError("--svg writes a saved model's partition: use it with --just_image -m MODEL.pkl")
-        if not typed["svg"].lower().endswith(".svg"):
-            raise ConfigError(f"--svg {typed['svg']}: the file name should end in .svg")
+            raise ConfigError(f"--{option} writes a saved model's {what}: use it with --just_image -m MODEL.pkl")
+        if not typed[option].lower().endswith(ext):
+            raise ConfigError(f"--{option} {typed[option]}: the file name should end in {ext}")
     run = Run(typed)
     if typed.get("just_image"):
         return render_image(run, typed, log)
@@ -400,21 +403,53 @@ def _frame_sender(run, mailbox):
     return send
 
 
-def export_svg(run, trainer, path, log=_print):
+def _partition(run):
+    """The stored model's (divider weights, colour layers): what the SVG and the page are made of."""
+    c = run.config
+    if c.type == "relu":
+        raise ConfigError("a relu model has no exact partition to write as SVG or a page; render it as a PNG "
+                          "instead")
+    weights = [np.asarray(a) for a in run.stored.weights]
+    return weights[:2], weights[2:]
+
+
+def _about(run):
+    c = run.config
+    return (f"scalefree: {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}, {c.n_hidden} colour "
+            f"units, cycle {run.cycle}, learnt from {run.image_name}")
+
+
+def export_svg(run, path, log=_print):
     """Write the run's partition, in the view set by -x and -b, as SVG."""
-    from .model import partition_weights
     from .vector import svg, view_of
 
     c = run.config
-    if c.type == "relu":
-        raise ConfigError("a relu model has no exact partition to write as SVG; render it as a PNG instead")
+    dividers, colour_layers = _partition(run)
     started = time.perf_counter()
     about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
              f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
-    document, n_cells = svg(c.type, *partition_weights(trainer.model),
-                            view_of(*run.photo_size, c.disp_mult, c.border), about)
+    document, n_cells = svg(c.type, dividers, colour_layers, view_of(*run.photo_size, c.disp_mult, c.border), about)
     write_text(path, document)
     log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s "
+        f"to {quoted(path)}")
+
+
+def export_html(run, path, log=_print):
+    """Write the page that draws the model, and say what its rounded weights cost against the photo."""
+    from .images import picture_psnr
+    from .render import render_partition
+    from .webpage import page
+
+    c = run.config
+    dividers, colour_layers = _partition(run)
+    document, drawn = page(c.type, dividers, colour_layers, *run.photo_size, about=_about(run),
+                           title=f"{run.image_name} in {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}")
+    write_text(path, document)
+    exact, rounded = (picture_psnr(render_partition(c.type, dividers, layers, *run.size), run.train_image)
+                      for layers in (colour_layers, drawn))
+    data = document.encode()
+    log(f"wrote the page ({len(data) / 1e3:.1f} kB, {len(gzip.compress(data, 9)) / 1e3:.1f} kB gzipped; "
+        f"PSNR {rounded:.2f} dB against the photo; rounding its weights cost {exact - rounded:.2f} dB) "
         f"to {quoted(path)}")
 
 
@@ -422,13 +457,16 @@ def render_image(run, typed, log=_print):
     if run.stored is None:
         raise ConfigError("--just_image needs a model: give it with -m MODEL.pkl")
     c = run.config
-    if "svg" not in typed or "output" in typed:
+    exports = [option for option in ("svg", "html") if option in typed]
+    if not exports or "output" in typed:
         run.check_render_size(c.disp_mult)
-    trainer = run.trainer()
     if "svg" in typed:
-        export_svg(run, trainer, typed["svg"], log)
-        if "output" not in typed:
-            return 0
+        export_svg(run, typed["svg"], log)
+    if "html" in typed:
+        export_html(run, typed["html"], log)
+    if exports and "output" not in typed:
+        return 0
+    trainer = run.trainer()
     name = paths.run_name(run.image_name, c, run.size)
     path = typed.get("output") or paths.render_path(run.output_dir, name, c.disp_mult, c.border)
     started = time.perf_counter()

@@ -175,7 +175,7 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
 def quality_curve(rows):
     """PSNR at the last mark against N, one row a type, averaged over the photos."""
     by = {}
-    for photo, kind, nm, *values in rows:
+    for _photo, kind, nm, *values in rows:
         by.setdefault(kind, {}).setdefault(int(nm.split("/")[0]), []).append(float(values[-1]))
     ns = sorted({n for per in by.values() for n in per})
     header = ["type", *[f"N={n}" for n in ns]]
@@ -331,8 +331,8 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
     """A phone-sized photo through the command line, and the same run on a copy shrunk by hand."""
     from PIL import Image
 
-    from .images import read_image, shrunk_size, working_factor
     from .config import PIXEL_BUDGET
+    from .images import read_image, shrunk_size, working_factor
 
     photo = os.path.join(workdir, "phone.jpg")
     phone_photo(photo, size)
@@ -376,10 +376,11 @@ def machine():
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m scalefree.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny image, about a second per item: a smoke run")
+    ns = ", ".join(map(str, QUALITY_NS))
     p.add_argument("--quality", action="store_true",
-                   help="the quality table instead: PSNR for each photo, type and N in " + ", ".join(map(str, QUALITY_NS)))
-    p.add_argument("--photos", nargs="+", metavar="IMAGE",
-                   help="photos for --quality (default: the bundled " + ", ".join(os.path.basename(p) for p in QUALITY_PHOTOS) + ")")
+                   help=f"the quality table instead: PSNR for each photo, type and N in {ns}")
+    bundled = ", ".join(os.path.basename(p) for p in QUALITY_PHOTOS)
+    p.add_argument("--photos", nargs="+", metavar="IMAGE", help=f"for --quality (default: the bundled {bundled})")
     p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
     p.add_argument("--image", help="photo for the speed run (default: the bundled one)")
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")

@@ -173,9 +173,8 @@ def loads(data):
 def save(path, payload):
     """Write atomically: a crash mid-save leaves the previous checkpoint whole."""
     data = dumps(payload)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def load(path):

@@ -31,7 +31,8 @@ def make_movie(argv=None, prog="scalefree-movie"):
     """Stitch saved frames into a video; return the exit code."""
     from tqdm import tqdm
 
-    from .movie import MovieOptions, make_movie as write_movie, parse_size
+    from .movie import MovieOptions, parse_size
+    from .movie import make_movie as write_movie
     from .options import build_movie_parser
 
     args = build_movie_parser(prog).parse_args(sys.argv[1:] if argv is None else argv)

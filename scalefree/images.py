@@ -1,5 +1,6 @@
 """Reading any image as 8-bit RGB, downscaling, writing renders."""
 
+import math
 import os
 import warnings
 from importlib import resources
@@ -95,6 +96,16 @@ def downscale(image, factor):
     h, w = shrunk_size(*image.shape[:2], factor)
     # reducing_gap: a box filter first, then Lanczos; the same picture, many times faster on big photos.
     return np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS, reducing_gap=3.0))
+
+
+def psnr(mse):
+    """Peak signal-to-noise ratio in dB for colours in [0, 1]."""
+    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
+
+
+def picture_psnr(picture, photo):
+    """PSNR in dB between two uint8 pictures of one size."""
+    return psnr(float(np.mean(np.square((np.asarray(picture, float) - photo) / 255.0))))
 
 
 def to_uint8(rgb):

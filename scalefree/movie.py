@@ -230,7 +230,7 @@ class _GifWriter:
     """
 
     def __init__(self, path, fps, size):
-        self.file = open(path, "wb")
+        self.file = open(path, "wb")  # noqa: SIM115 (closed by close(), which the writer's user calls)
         self.fps = fps
         self.held, self.times, self.written, self.shown = None, 0, 0, 0.0
         w, h = size

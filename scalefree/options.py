@@ -7,7 +7,6 @@ from .cli import Parser
 from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, RENDER_PIXEL_LIMIT, Config
 from .paths import DEFAULT_OUTPUT_DIR
 
-
 _D = Config()
 
 
@@ -96,6 +95,9 @@ def build_parser(prog="scalefree"):
     _option(g, "--svg", metavar="FILE.svg",
             help="with --just_image: write the partition as SVG, each region an exact polygon "
                  "or arc-bounded path (lines and circles only); -x and -b set the view")
+    _option(g, "--html", metavar="FILE.html",
+            help="with --just_image: write one self-contained web page that draws the model itself at any "
+                 "size, zoomed with the wheel and moved by dragging (lines and circles only; a few kB)")
     _option(g, "-x", "--disp_mult", type=float, default=_D.disp_mult,
             help="render size as a multiple of the photo's size")
     _option(g, "-b", "--border", type=float, default=_D.border,

@@ -15,6 +15,7 @@ from ._tensorflow import keras, tf
 from .coords import pixel_coords
 from .errors import Diverged
 from .history import CycleResult
+from .images import psnr
 from .init import combined_dividers, edge_dividers, residual_dividers
 from .model import build_model, build_optimizer
 
@@ -27,11 +28,6 @@ MAX_STEPS_PER_CALL = 1000
 # TensorFlow keeps the memory it once used: 2**18 pixels of 128 dividers
 # raised peak memory by 670 MB; 2**16 by about a quarter of that, at the same speed.
 PREDICT_CHUNK = 1 << 16
-
-
-def psnr(mse):
-    """Peak signal-to-noise ratio in dB for colours in [0, 1]."""
-    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
 
 
 def image_to_float(image):

@@ -50,8 +50,8 @@ def page_text(page, element="out", budget_ms=10000):
         return text
 
 
-def screenshot(page, width, height):
-    """The top-left width x height of Chromium's picture of a page, as (height, width, 3) uint8.
+def screenshot(page, width, height, fragment=""):
+    """The top-left width x height of Chromium's picture of a page (at `#fragment`), as (height, width, 3) uint8.
 
     Headless Chromium lays out small windows at a larger size and scales the
     shot down, so the window is at least 800x600 and the shot is cropped.
@@ -59,7 +59,7 @@ def screenshot(page, width, height):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "shot.png")
         result = chromium(f"--window-size={max(width, 800)},{max(height, 600)}", f"--screenshot={out}",
-                          "--virtual-time-budget=10000", Path(page).resolve().as_uri())
+                          "--virtual-time-budget=10000", Path(page).resolve().as_uri() + fragment)
         assert os.path.exists(out), result.stderr[-2000:]
         return read_rgb(out)[:height, :width]
 

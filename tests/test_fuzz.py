@@ -12,12 +12,12 @@ import resource
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_checkpoint import real_payload
 
 from scalefree import checkpoint
 from scalefree.checkpoint import Checkpoint, CheckpointError
 from scalefree.config import LIMITS, Config, ConfigError
 from scalefree.options import parse
-from test_checkpoint import real_payload
 
 FUZZ = settings(max_examples=1000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 

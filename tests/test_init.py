@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import DISCS, discs_image, half_planes_image
+
 from scalefree.coords import pixel_coords
 from scalefree.init import combined_dividers, edge_dividers, residual_dividers
 

@@ -8,9 +8,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 from PIL import Image
 
-from conftest import ROOT
 from scalefree.train import psnr
 
 W, H = 64, 48
@@ -224,7 +224,7 @@ def test_chromium_plays_the_mp4_and_the_webm(tmp_path):
     page = tmp_path / "play.html"
     page.write_text("""<!doctype html><pre id="out">waiting</pre><script>
       const found = {};
-      const names = %s;
+      const names = NAMES;
       for (const name of names) {
         const video = document.createElement("video");
         video.muted = true;
@@ -237,7 +237,7 @@ def test_chromium_plays_the_mp4_and_the_webm(tmp_path):
         video.onerror = () => report({error: video.error.code});
         video.src = name;
       }
-    </script>""" % json.dumps(names))
+    </script>""".replace("NAMES", json.dumps(names)))
     played = page_text(page)
     for name in names:
         assert played[name].get("readyState", 0) >= 2, played  # HAVE_CURRENT_DATA: a frame was decoded

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+
 from scalefree._tensorflow import native_lines_to_show
 
 NATIVE = (

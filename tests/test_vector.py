@@ -8,9 +8,9 @@ import re
 import cairosvg
 import numpy as np
 import pytest
+from conftest import discs_image
 from PIL import Image
 
-from conftest import discs_image
 from scalefree import checkpoint
 from scalefree.commands import image_learn as main
 from scalefree.render import render_partition

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import ROOT, half_planes_image
 from PIL import Image
 
-from conftest import ROOT, half_planes_image
 from scalefree import checkpoint
 from scalefree.window import GAP, STATUS_HEIGHT, Mailbox, divider_segments, fit_size
 

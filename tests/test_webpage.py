@@ -1,0 +1,125 @@
+"""The web page that draws a model: drawn by headless Chromium, compared with the hard render."""
+
+import gzip
+import re
+
+import numpy as np
+import pytest
+from clients import agreement, screenshot
+from conftest import discs_image
+from PIL import Image
+from test_vector import flat_mask, psnr, random_model
+
+from scalefree.commands import image_learn as main
+from scalefree.coords import grid, pixel_axes
+from scalefree.geometry import sides
+from scalefree.render import render_partition
+from scalefree.webpage import LEVELS, page, quantised
+
+H, W = 60, 80
+
+
+def write_page(tmp_path, kind, dividers, tail, script=""):
+    html, drawn = page(kind, dividers, tail, H, W, about="test")
+    path = tmp_path / f"{kind}.html"
+    path.write_text(html.replace("</body>", f"<script>{script}</script></body>") if script else html)
+    return path, drawn
+
+
+@pytest.mark.parametrize("kind,n", [("linear", 40), ("circular", 24)])
+def test_the_page_draws_the_hard_render_at_every_zoom(kind, n, tmp_path):
+    dividers, tail = random_model(kind, n, seed=5)
+    path, _ = write_page(tmp_path, kind, dividers, tail)
+    for mult, border in ((1, 0), (4, 0), (2, 3)):
+        hard = render_partition(kind, dividers, tail, H, W, mult, border)
+        drawn = screenshot(path, hard.shape[1], hard.shape[0], f"#x={mult}&b={border}")
+        psnr_db, off = agreement(drawn, hard)
+        assert psnr_db >= 40 and off < 0.01, (mult, border, psnr_db, off)
+        flat = flat_mask(hard)  # away from edges only the rounded weights move a colour
+        assert psnr(drawn[flat], hard[flat]) >= 44
+
+
+def test_the_wheel_zooms_about_the_pointer_and_a_drag_moves_the_view(tmp_path):
+    dividers, tail = random_model("linear", 30, seed=6)
+    # At x=1 the canvas is W x H: zoom in twice about its centre, then drag 10 px right and 6 down.
+    events = f"""
+      const c = document.getElementById("c");
+      c.dispatchEvent(new WheelEvent("wheel", {{deltaY: Math.log(0.5) / 0.0015, clientX: {W / 2}, clientY: {H / 2},
+                                                 cancelable: true}}));
+      c.dispatchEvent(new PointerEvent("pointerdown", {{clientX: 20, clientY: 20, pointerId: 1}}));
+      c.dispatchEvent(new PointerEvent("pointermove", {{clientX: 30, clientY: 26, pointerId: 1}}));
+      c.dispatchEvent(new PointerEvent("pointerup", {{clientX: 30, clientY: 26, pointerId: 1}}));
+    """
+    path, drawn_layers = write_page(tmp_path, "linear", dividers, tail, events)
+    drawn = screenshot(path, W, H, "#x=1")
+    # The x2 render, seen through a W x H window about its centre moved 10 px left and 6 up.
+    big = render_partition("linear", dividers, tail, H, W, 2)
+    top, left = H // 2 - 6, W // 2 - 10
+    expected = big[top:top + H, left:left + W]
+    psnr_db, off = agreement(drawn, expected)
+    assert psnr_db >= 40 and off < 0.01, (psnr_db, off)
+
+
+def test_rounding_the_colour_weights_keeps_the_colours(tmp_path):
+    rng = np.random.default_rng(7)
+    for kind in ("linear", "circular"):
+        dividers, tail = random_model(kind, 64, seed=int(rng.integers(1000)), m=32)
+        signs = sides(kind, dividers, grid(*pixel_axes(H, W)))
+        q, scale, drawn = quantised(tail, signs, LEVELS[0])
+        assert np.issubdtype(q.dtype, np.integer) and np.abs(q).max() <= LEVELS[0]
+        np.testing.assert_allclose(drawn[0], q * scale)
+        exact = render_partition(kind, dividers, tail, H, W)
+        # Carrying each rounding error forward beats rounding every weight on its own.
+        alone = (np.clip(np.round(tail[0] / scale), -LEVELS[0], LEVELS[0]) * scale,) + tuple(tail[1:])
+        carried = psnr(render_partition(kind, dividers, drawn, H, W), exact)
+        assert carried > psnr(render_partition(kind, dividers, alone, H, W), exact) + 3
+
+
+def test_a_page_of_128_lines_and_32_colour_units_is_a_few_kilobytes():
+    dividers, tail = random_model("linear", 128, seed=8, m=32)
+    # Colour weights as large as a trained model's (standard deviations 0.26 and 0.24 after 40 s on a photo).
+    tail = (tail[0] * 0.26, tail[1], tail[2] * 0.24, tail[3])
+    html, _ = page("linear", dividers, tail, 256, 256)
+    assert len(gzip.compress(html.encode(), 9)) < 8600  # primitive's SVG of 512 triangles of one photo
+    assert "http" not in re.sub(r"<!doctype html>", "", html, flags=re.I)  # nothing fetched from a network
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    image = folder / "discs.png"
+    Image.fromarray(discs_image(40)).save(image)
+    found = {}
+    for kind in ("circular", "relu"):
+        assert main(["-i", str(image), "-t", kind, "-d", "6", "-n", "6", "-c", "1", "-e", "2", "--seed", "0",
+                     "--output_dir", str(folder), "--no_display"]) == 0
+        found[kind] = folder / f"discs_40x40_{kind}_6d_6h.pkl"
+    return found
+
+
+def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, capsys):
+    out = tmp_path / "discs.html"
+    assert main(["-j", "-m", str(models["circular"]), "--html", str(out)]) == 0
+    said = capsys.readouterr().out
+    match = re.search(r"wrote the page \(([\d.]+) kB, ([\d.]+) kB gzipped; PSNR ([\d.]+) dB against the photo; "
+                      r"rounding its weights cost (-?[\d.]+) dB\) to (.+)", said)
+    assert match and match.group(5) == str(out), said
+    assert float(match.group(1)) == pytest.approx(len(out.read_bytes()) / 1e3, abs=0.06)
+    assert abs(float(match.group(4))) < 0.1
+    shot = screenshot(out, 80, 80, "#x=2")
+    code = main(["-j", "-m", str(models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
+    assert code == 0
+    psnr_db, off = agreement(shot, np.asarray(Image.open(tmp_path / "hard.png")))
+    assert psnr_db >= 40 and off < 0.01
+
+
+@pytest.mark.parametrize("kind, args, pattern", [
+    ("circular", ["--html", "x.html"], "use it with --just_image"),
+    ("circular", ["-j", "--html", "x.svg"], "should end in .html"),
+    ("relu", ["-j", "--html", "x.html"], "relu model has no exact partition"),
+])
+def test_bad_page_requests_are_one_line_errors(models, tmp_path, capsys, kind, args, pattern):
+    argv = ["-m", str(models[kind])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+    assert main(argv) != 0
+    assert pattern in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not list(tmp_path.iterdir())
