@@ -115,8 +115,10 @@ class Run:
         limit = self.typed.get("max_render_pixels", RENDER_PIXEL_LIMIT)
         out_h, out_w = output_shape(*self.photo_size, mult)
         if out_h * out_w > limit:
-            raise ConfigError(f"a {what} at -x {mult:g} is {out_w}x{out_h} ({out_w * out_h / 1e6:.0f} megapixels), "
-                              f"more than --max_render_pixels {limit}; raise it to draw it anyway")
+            raise ConfigError(
+                f"a {what} at -x {mult:g} is {out_w}x{out_h} ({out_w * out_h / 1e6:.0f} megapixels), "
+                f"more than --max_render_pixels {limit}; raise it to draw it anyway"
+            )
 
     def refuse_overwrite(self):
         """A new run never replaces a model it did not start from."""
@@ -124,8 +126,7 @@ class Run:
         if resumed_in_place or self.typed.get("overwrite") or not os.path.exists(self.checkpoint_path):
             return
         path = quoted(self.checkpoint_path)
-        raise ConfigError(f"{path} exists already: resume it with -m {path}, "
-                          "or add --overwrite to start it afresh")
+        raise ConfigError(f"{path} exists already: resume it with -m {path}, or add --overwrite to start it afresh")
 
     def trainer(self, strategy=None, on_placed=None):
         from .train import Trainer  # TensorFlow loads here, not for --help
@@ -184,9 +185,11 @@ class Training:
         else:
             size = f"{pw}x{ph}, trained at {w}x{h}: -p {r.factor:.3g}; -p 1 trains on every pixel"
         decay = f", decaying over {c.lr_decay_steps} steps" if c.lr_decay_steps else ""
-        return (f"{what} {r.image_name} ({size}) with {c.n_dividers} {units} and {c.n_hidden} colour units, "
-                f"batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} (dividers x{c.divider_lr_scale:g}"
-                f"{decay}); checkpoints to {quoted(r.checkpoint_path)}")
+        return (
+            f"{what} {r.image_name} ({size}) with {c.n_dividers} {units} and {c.n_hidden} colour units, "
+            f"batch {c.batch_size}, {c.optimizer} lr {c.learning_rate:g} (dividers x{c.divider_lr_scale:g}"
+            f"{decay}); checkpoints to {quoted(r.checkpoint_path)}"
+        )
 
     def _build_trainer(self):
         from tqdm import tqdm
@@ -197,28 +200,46 @@ class Training:
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
             self.log("loading TensorFlow" + (f", then placing {c.n_dividers} {what}" if placing else ""))
-        with tqdm(total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0,
-                  leave=False, disable=None if placing else True) as bar:
+        with tqdm(
+            total=c.n_dividers,
+            desc=f"placing {what} ({c.placement})",
+            unit=what,
+            delay=1.0,
+            leave=False,
+            disable=None if placing else True,
+        ) as bar:
             return self.run.trainer(on_placed=bar.update)
 
     def on_cycle(self, result):
         self.history.add(result)
         self.run.cycle = result.cycle
-        self.log(f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
-                 f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s")
+        self.log(
+            f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
+            f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s"
+        )
         self.save()
         c = self.run.config
         if self.run.frames_dir:
             self._save_frame(result, render_run(self.run, self.trainer, c.disp_mult, c.border))
         if self.show:
-            self.show(render_run(self.run, self.trainer, 1.0, 0.0, at_training_size=True), result,
-                      self.trainer.model.get_layer("dividers").get_weights())
+            self.show(
+                render_run(self.run, self.trainer, 1.0, 0.0, at_training_size=True),
+                result,
+                self.trainer.model.get_layer("dividers").get_weights(),
+            )
 
     def save(self):
         r, t = self.run, self.trainer
-        Checkpoint(config=r.config, image=r.image, image_name=r.image_name, weights=t.model.get_weights(),
-                   cycle=r.cycle, epoch=t.epoch, optimizer=t.optimizer_weights(),
-                   history=self.history).write(r.checkpoint_path)
+        Checkpoint(
+            config=r.config,
+            image=r.image,
+            image_name=r.image_name,
+            weights=t.model.get_weights(),
+            cycle=r.cycle,
+            epoch=t.epoch,
+            optimizer=t.optimizer_weights(),
+            history=self.history,
+        ).write(r.checkpoint_path)
         self.saved_cycle = r.cycle
 
     def _save_frame(self, result, picture):
@@ -262,8 +283,14 @@ def _progress(trainer, epochs_per_cycle):
         if state["bar"] is None or state["done"] >= total:
             if state["bar"] is not None:
                 state["bar"].close()
-            state["bar"] = tqdm(total=total, desc=f"cycle {trainer.epoch // epochs_per_cycle + 1}", unit="step",
-                                delay=2.0, leave=False, disable=None)
+            state["bar"] = tqdm(
+                total=total,
+                desc=f"cycle {trainer.epoch // epochs_per_cycle + 1}",
+                unit="step",
+                delay=2.0,
+                leave=False,
+                disable=None,
+            )
             state["done"] = 0
         state["bar"].update(n)
         state["done"] += n
@@ -307,8 +334,7 @@ def stop_on_interrupt(stop_event, kept, log=_print):
         if stop_event.is_set():
             raise KeyboardInterrupt
         stop_event.set()
-        log(f"{signal.Signals(signum).name}: stopping after this epoch, then saving "
-            f"(Ctrl-C again to abort: {kept()})")
+        log(f"{signal.Signals(signum).name}: stopping after this epoch, then saving (Ctrl-C again to abort: {kept()})")
 
     return _signals(handler)
 
@@ -407,16 +433,17 @@ def _partition(run):
     """The stored model's (divider weights, colour layers): what the SVG and the page are made of."""
     c = run.config
     if c.type == "relu":
-        raise ConfigError("a relu model has no exact partition to write as SVG or a page; render it as a PNG "
-                          "instead")
+        raise ConfigError("a relu model has no exact partition to write as SVG or a page; render it as a PNG instead")
     weights = [np.asarray(a) for a in run.stored.weights]
     return weights[:2], weights[2:]
 
 
 def _about(run):
     c = run.config
-    return (f"scalefree: {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}, {c.n_hidden} colour "
-            f"units, cycle {run.cycle}, learnt from {run.image_name}")
+    return (
+        f"scalefree: {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}, {c.n_hidden} colour "
+        f"units, cycle {run.cycle}, learnt from {run.image_name}"
+    )
 
 
 def export_svg(run, path, log=_print):
@@ -426,12 +453,16 @@ def export_svg(run, path, log=_print):
     c = run.config
     dividers, colour_layers = _partition(run)
     started = time.perf_counter()
-    about = (f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
-             f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}")
+    about = (
+        f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
+        f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}"
+    )
     document, n_cells = svg(c.type, dividers, colour_layers, view_of(*run.photo_size, c.disp_mult, c.border), about)
     write_text(path, document)
-    log(f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s "
-        f"to {quoted(path)}")
+    log(
+        f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s "
+        f"to {quoted(path)}"
+    )
 
 
 def export_html(run, path, log=_print):
@@ -442,15 +473,25 @@ def export_html(run, path, log=_print):
 
     c = run.config
     dividers, colour_layers = _partition(run)
-    document, drawn = page(c.type, dividers, colour_layers, *run.photo_size, about=_about(run),
-                           title=f"{run.image_name} in {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}")
+    document, drawn = page(
+        c.type,
+        dividers,
+        colour_layers,
+        *run.photo_size,
+        about=_about(run),
+        title=f"{run.image_name} in {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}",
+    )
     write_text(path, document)
-    exact, rounded = (picture_psnr(render_partition(c.type, dividers, layers, *run.size), run.train_image)
-                      for layers in (colour_layers, drawn))
+    exact, rounded = (
+        picture_psnr(render_partition(c.type, dividers, layers, *run.size), run.train_image)
+        for layers in (colour_layers, drawn)
+    )
     data = document.encode()
-    log(f"wrote the page ({len(data) / 1e3:.1f} kB, {len(gzip.compress(data, 9)) / 1e3:.1f} kB gzipped; "
+    log(
+        f"wrote the page ({len(data) / 1e3:.1f} kB, {len(gzip.compress(data, 9)) / 1e3:.1f} kB gzipped; "
         f"PSNR {rounded:.2f} dB against the photo; rounding its weights cost {exact - rounded:.2f} dB) "
-        f"to {quoted(path)}")
+        f"to {quoted(path)}"
+    )
 
 
 def render_image(run, typed, log=_print):

@@ -39,7 +39,7 @@ def remove_stale(path):
     """Remove temporary files that a killed writer of `path` left behind (never a live writer's)."""
     directory, name = os.path.split(os.path.abspath(path))
     for tmp in glob.glob(os.path.join(glob.escape(directory), f".{glob.escape(name)}.*-*.tmp*")):
-        pid = os.path.basename(tmp)[len(name) + 2:].split("-", 1)[0]
+        pid = os.path.basename(tmp)[len(name) + 2 :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -109,8 +109,9 @@ def held(path):
         except BlockingIOError:
             holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
             os.close(fd)
-            raise OutputError(f"{path} is being trained by another run (process {holder}); "
-                              "wait for it or stop it") from None
+            raise OutputError(
+                f"{path} is being trained by another run (process {holder}); wait for it or stop it"
+            ) from None
         try:
             # The previous holder removes the file as it lets go: lock the file that is there now.
             if os.fstat(fd).st_ino == os.stat(lock).st_ino:

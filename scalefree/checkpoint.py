@@ -104,13 +104,55 @@ class _Decoder:
 # reduce, build, persistent ids, extensions, out-of-band buffers) is refused
 # before the unpickler runs.
 _PLAIN_OPCODES = {
-    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP",
-    "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
-    "FLOAT", "BINFLOAT", "STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "SHORT_BINUNICODE",
-    "BINUNICODE", "BINUNICODE8", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
-    "EMPTY_LIST", "LIST", "APPEND", "APPENDS", "EMPTY_DICT", "DICT", "SETITEM", "SETITEMS",
-    "EMPTY_TUPLE", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3",
-    "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET",
+    "PROTO",
+    "FRAME",
+    "STOP",
+    "MARK",
+    "POP",
+    "POP_MARK",
+    "DUP",
+    "NONE",
+    "NEWTRUE",
+    "NEWFALSE",
+    "INT",
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "LONG",
+    "LONG1",
+    "LONG4",
+    "FLOAT",
+    "BINFLOAT",
+    "STRING",
+    "BINSTRING",
+    "SHORT_BINSTRING",
+    "UNICODE",
+    "SHORT_BINUNICODE",
+    "BINUNICODE",
+    "BINUNICODE8",
+    "BINBYTES",
+    "SHORT_BINBYTES",
+    "BINBYTES8",
+    "EMPTY_LIST",
+    "LIST",
+    "APPEND",
+    "APPENDS",
+    "EMPTY_DICT",
+    "DICT",
+    "SETITEM",
+    "SETITEMS",
+    "EMPTY_TUPLE",
+    "TUPLE",
+    "TUPLE1",
+    "TUPLE2",
+    "TUPLE3",
+    "MEMOIZE",
+    "PUT",
+    "BINPUT",
+    "LONG_BINPUT",
+    "GET",
+    "BINGET",
+    "LONG_BINGET",
 }
 _MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
 
@@ -128,7 +170,8 @@ def _check_opcodes(data):
             if op.name not in _PLAIN_OPCODES:
                 raise CheckpointError(
                     f"it asks the reader to run code ({op.name}), which a scalefree checkpoint never does; "
-                    "refusing to read it")
+                    "refusing to read it"
+                )
             if op.name in _MEMO_PUTS and not (isinstance(arg, int) and 0 <= arg <= count):
                 raise CheckpointError("it is truncated or corrupt (a memo index out of range)")
     except CheckpointError:
@@ -140,8 +183,8 @@ def _check_opcodes(data):
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         raise CheckpointError(
-            f"it asks to load {module}.{name}, which a scalefree checkpoint never does; "
-            "refusing to read it")
+            f"it asks to load {module}.{name}, which a scalefree checkpoint never does; refusing to read it"
+        )
 
     def persistent_load(self, pid):
         raise CheckpointError("it refers to outside objects, which a scalefree checkpoint never does")
@@ -216,8 +259,11 @@ def _history(items):
         raise CheckpointError("its history is not a list")
     names = {"cycle", "loss", "psnr", "seconds", "pixels_per_second", "epochs"}
     for item in items:
-        if not isinstance(item, dict) or set(item) != names or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in item.values()):
+        if (
+            not isinstance(item, dict)
+            or set(item) != names
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item.values())
+        ):
             raise CheckpointError("its history holds an entry that is not a cycle's record")
         if any(math.isnan(v) for v in item.values()):
             raise CheckpointError("its history holds a cycle with values that are not numbers")
@@ -260,8 +306,14 @@ class Checkpoint:
         except (ConfigError, TypeError) as err:
             raise CheckpointError(f"its config is unusable: {err}") from None
         image = payload["image"]
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
-                and image.shape[2] == 3 and image.shape[0] >= 1 and image.shape[1] >= 1):
+        if not (
+            isinstance(image, np.ndarray)
+            and image.dtype == np.uint8
+            and image.ndim == 3
+            and image.shape[2] == 3
+            and image.shape[0] >= 1
+            and image.shape[1] >= 1
+        ):
             raise CheckpointError("its image is not an RGB picture")
         if image.shape[0] * image.shape[1] > MAX_IMAGE_PIXELS:
             raise CheckpointError(f"its image has more than {MAX_IMAGE_PIXELS} pixels")
@@ -271,20 +323,29 @@ class Checkpoint:
         weights = _arrays(payload["weights"], "weights")
         shapes = [tuple(a.shape) for a in weights]
         if shapes != config.weight_shapes():
-            raise CheckpointError(f"its weights do not fit the network its config describes "
-                                  f"({shown(shapes, 80)} for {config.type} {config.n_dividers}/{config.n_hidden})")
-        return cls(config=config, image=image, image_name=name, weights=weights,
-                   cycle=_count(payload, "cycle"), epoch=_count(payload, "epoch"),
-                   optimizer=_arrays(payload.get("optimizer"), "optimizer state", allow_none=True),
-                   history=_history(payload.get("history", [])))
+            raise CheckpointError(
+                f"its weights do not fit the network its config describes "
+                f"({shown(shapes, 80)} for {config.type} {config.n_dividers}/{config.n_hidden})"
+            )
+        return cls(
+            config=config,
+            image=image,
+            image_name=name,
+            weights=weights,
+            cycle=_count(payload, "cycle"),
+            epoch=_count(payload, "epoch"),
+            optimizer=_arrays(payload.get("optimizer"), "optimizer state", allow_none=True),
+            history=_history(payload.get("history", [])),
+        )
 
     def write(self, path):
         """Save atomically; an OS failure (a full disk) is an OutputError and leaves the old file."""
         try:
             save(path, self.to_payload())
         except OSError as err:
-            raise OutputError(f"cannot save the model to {path}: {err.strerror or err}; "
-                              "the previous checkpoint there is kept") from None
+            raise OutputError(
+                f"cannot save the model to {path}: {err.strerror or err}; the previous checkpoint there is kept"
+            ) from None
 
     @classmethod
     def read(cls, path):

@@ -41,15 +41,24 @@ def make_movie(argv=None, prog="scalefree-movie"):
     def run():
         if args.scale is not None and args.scale <= 0:
             raise UserError(f"--scale must be greater than 0, got {args.scale:g}")
-        options = MovieOptions(fps=args.fps, hold_first=args.hold_first, hold_last=args.hold_last,
-                               size=parse_size(args.size) if args.size else None, scale=args.scale,
-                               caption=args.caption, title=args.title, grid=args.grid)
+        options = MovieOptions(
+            fps=args.fps,
+            hold_first=args.hold_first,
+            hold_last=args.hold_last,
+            size=parse_size(args.size) if args.size else None,
+            scale=args.scale,
+            caption=args.caption,
+            title=args.title,
+            grid=args.grid,
+        )
         with tqdm(unit="frame", delay=1.0, leave=False, disable=None) as bar:
-            movie = write_movie(args.folders, output, options, warn=lambda m: print(m, file=sys.stderr),
-                                progress=bar.update)
+            movie = write_movie(
+                args.folders, output, options, warn=lambda m: print(m, file=sys.stderr), progress=bar.update
+            )
         (w, h), n = movie.size, movie.frames
-        print(f"wrote {n} frame{'' if n == 1 else 's'}, {w}x{h} {movie.codec}, {movie.seconds:.1f} s, "
-              f"to {quote(output)}")
+        print(
+            f"wrote {n} frame{'' if n == 1 else 's'}, {w}x{h} {movie.codec}, {movie.seconds:.1f} s, to {quote(output)}"
+        )
         return 0
 
     return exit_code(prog, run, "interrupted; nothing was written")

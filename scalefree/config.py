@@ -62,8 +62,18 @@ MAX_WEIGHTS = 1 << 26
 # unless --max_render_pixels says otherwise.
 RENDER_PIXEL_LIMIT = 1 << 28
 _TEXT_FIELDS = ("type", "optimizer", "init")
-_INT_FIELDS = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle", "cycles", "lr_decay_steps",
-               "pixel_budget", "seed", "replace_every", "replace_until")
+_INT_FIELDS = (
+    "n_dividers",
+    "n_hidden",
+    "batch_size",
+    "epochs_per_cycle",
+    "cycles",
+    "lr_decay_steps",
+    "pixel_budget",
+    "seed",
+    "replace_every",
+    "replace_until",
+)
 _OPTIONAL = ("seed", "gradient_sharpness", "downscale", "init", "replace_every")
 
 
@@ -129,19 +139,38 @@ class Config:
             raise ConfigError(f"unknown optimizer {shown(self.optimizer)}: choose one of {', '.join(OPTIMIZERS)}")
         if self.init is not None and self.init not in INITS:
             raise ConfigError(f"unknown init {shown(self.init)}: choose one of {', '.join(INITS)}")
-        positive = ("n_dividers", "n_hidden", "batch_size", "epochs_per_cycle",
-                    "sharpness", "gradient_sharpness", "learning_rate", "divider_lr_scale", "downscale",
-                    "pixel_budget", "disp_mult")
+        positive = (
+            "n_dividers",
+            "n_hidden",
+            "batch_size",
+            "epochs_per_cycle",
+            "sharpness",
+            "gradient_sharpness",
+            "learning_rate",
+            "divider_lr_scale",
+            "downscale",
+            "pixel_budget",
+            "disp_mult",
+        )
         for name in positive:
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
-        for name in ("cycles", "border", "max_seconds", "target_psnr", "lr_decay_steps", "replace_every",
-                     "replace_until", "replace_share"):
+        for name in (
+            "cycles",
+            "border",
+            "max_seconds",
+            "target_psnr",
+            "lr_decay_steps",
+            "replace_every",
+            "replace_until",
+            "replace_share",
+        ):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
         if self.n_hidden * max(self.n_dividers, 3) > MAX_WEIGHTS:
-            raise ConfigError(f"-d {self.n_dividers} with -n {self.n_hidden} makes more weights than "
-                              f"scalefree allows ({MAX_WEIGHTS})")
+            raise ConfigError(
+                f"-d {self.n_dividers} with -n {self.n_hidden} makes more weights than scalefree allows ({MAX_WEIGHTS})"
+            )
         return self
 
     def weight_shapes(self):
@@ -161,7 +190,7 @@ class Config:
         return self.init if self.init is not None else PLACEMENT[self.type]
 
     @property
-    def false_gradient_sharpness(self):
+    def effective_gradient_sharpness(self):
         if self.gradient_sharpness is not None:
             return self.gradient_sharpness
         return GRADIENT_SHARPNESS.get(self.type, 20.0)
@@ -183,7 +212,8 @@ class Config:
             if name in typed and typed[name] != getattr(self, name):
                 raise ConfigError(
                     f"--{name} {typed[name]} does not fit the stored network "
-                    f"(it has {name} {getattr(self, name)}); start a new model instead")
+                    f"(it has {name} {getattr(self, name)}); start a new model instead"
+                )
         return dataclasses.replace(self, **typed)
 
 

@@ -64,8 +64,10 @@ def read_image(path):
 
 
 def too_large(path, width, height):
-    return (f"image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than "
-            f"scalefree reads ({MAX_PIXELS / 1e6:.0f}); shrink it first")
+    return (
+        f"image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than "
+        f"scalefree reads ({MAX_PIXELS / 1e6:.0f}); shrink it first"
+    )
 
 
 BUNDLED_IMAGE = "astronaut.png"

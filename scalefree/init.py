@@ -34,8 +34,7 @@ def edge_field(image, sigma=2.0):
     img = np.asarray(image, dtype=np.float32) / 255.0
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3) / 8
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3) / 8
-    jxx, jxy, jyy = (cv2.GaussianBlur((a * b).sum(axis=2), (0, 0), sigma)
-                     for a, b in ((gx, gx), (gx, gy), (gy, gy)))
+    jxx, jxy, jyy = (cv2.GaussianBlur((a * b).sum(axis=2), (0, 0), sigma) for a, b in ((gx, gx), (gx, gy), (gy, gy)))
     # Principal eigenvector of [[jxx, jxy], [jxy, jyy]]: the direction across the edge.
     angle = 0.5 * np.arctan2(2 * jxy, jxx - jyy)
     strength = np.sqrt((gx * gx + gy * gy).sum(axis=2))
@@ -195,7 +194,7 @@ def _small_float(image, side):
 
 def _disc(radius):
     r = int(np.ceil(radius))
-    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
     return (xx * xx + yy * yy <= radius * radius).astype(np.float32)
 
 
@@ -230,13 +229,19 @@ def _best_line(residual, xy, angles, pitch):
     index += np.arange(len(angles)) * bins
     size = len(angles) * bins
     count = np.bincount(index.ravel(), minlength=size).reshape(len(angles), bins).cumsum(1)
-    sums = np.stack([np.bincount(index.ravel(), np.repeat(flat[:, c], len(angles)), minlength=size)
-                     for c in range(3)], axis=-1).reshape(len(angles), bins, 3).cumsum(1)
+    sums = (
+        np.stack(
+            [np.bincount(index.ravel(), np.repeat(flat[:, c], len(angles)), minlength=size) for c in range(3)], axis=-1
+        )
+        .reshape(len(angles), bins, 3)
+        .cumsum(1)
+    )
     total, n = sums[:, -1:], count[:, -1:]
     # Offsetting each side by its mean residual lowers the error by S^2 / n on each side.
     with np.errstate(divide="ignore", invalid="ignore"):
-        score = (np.where(count > 0, (sums * sums).sum(2) / count, 0)
-                 + np.where(n - count > 0, ((total - sums) ** 2).sum(2) / (n - count), 0))
+        score = np.where(count > 0, (sums * sums).sum(2) / count, 0) + np.where(
+            n - count > 0, ((total - sums) ** 2).sum(2) / (n - count), 0
+        )
     a, k = np.unravel_index(int(np.argmax(score)), score.shape)
     cut = (k + 1) * 0.5 * pitch - reach
     low = sums[a, k] / max(count[a, k], 1)

@@ -5,7 +5,7 @@ line or circle. Its output is tanh(sharpness * E): with sharpness 1000 that is
 -1 or +1 almost everywhere, so the next layer cannot tell apart two points in
 the same region. The true gradient of so steep a function is zero almost
 everywhere, so training uses a false one: the derivative of
-tanh(grad_sharpness * E).
+tanh(gradient_sharpness * E).
 """
 
 import math
@@ -17,14 +17,14 @@ from ._tensorflow import keras, tf
 _EPS = 1e-12
 
 
-def sharp_sign(e, sharpness, grad_sharpness):
-    """tanh(sharpness * e) forward, d/de tanh(grad_sharpness * e) backward."""
+def sharp_sign(e, sharpness, gradient_sharpness):
+    """tanh(sharpness * e) forward, d/de tanh(gradient_sharpness * e) backward."""
 
     @tf.custom_gradient
     def _sharp(e):
         def grad(upstream):
-            t = tf.tanh(grad_sharpness * e)
-            return upstream * grad_sharpness * (1.0 - t * t)
+            t = tf.tanh(gradient_sharpness * e)
+            return upstream * gradient_sharpness * (1.0 - t * t)
 
         return tf.tanh(sharpness * e), grad
 
@@ -34,13 +34,13 @@ def sharp_sign(e, sharpness, grad_sharpness):
 class _DividerLayer(keras.layers.Layer):
     """What line and circle units share: centres, sharpness, the activation."""
 
-    def __init__(self, units, sharpness=1000.0, grad_sharpness=5.0, **kwargs):
+    def __init__(self, units, sharpness=1000.0, gradient_sharpness=5.0, **kwargs):
         super().__init__(**kwargs)
         if units < 1:
             raise ValueError(f"units must be at least 1, got {units}")
         self.units = int(units)
         self.sharpness = float(sharpness)
-        self.grad_sharpness = float(grad_sharpness)
+        self.gradient_sharpness = float(gradient_sharpness)
 
     def build(self, input_shape):
         # Centres anywhere in the frame: coordinates span [-1, 1].
@@ -60,7 +60,7 @@ class _DividerLayer(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, inputs):
-        return sharp_sign(self.excitation(inputs), self.sharpness, self.grad_sharpness)
+        return sharp_sign(self.excitation(inputs), self.sharpness, self.gradient_sharpness)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
@@ -70,7 +70,7 @@ class _DividerLayer(keras.layers.Layer):
             **super().get_config(),
             "units": self.units,
             "sharpness": self.sharpness,
-            "grad_sharpness": self.grad_sharpness,
+            "gradient_sharpness": self.gradient_sharpness,
         }
 
 

@@ -1,6 +1,5 @@
 """The network: (x, y) -> N dividers -> M ReLU colour units -> 3 sigmoid outputs."""
 
-
 from ._tensorflow import keras
 from .layers import CircleLayer, LineLayer
 
@@ -14,7 +13,7 @@ def divider_layer(config):
     return _DIVIDERS[config.type](
         config.n_dividers,
         sharpness=config.sharpness,
-        grad_sharpness=config.false_gradient_sharpness,
+        gradient_sharpness=config.effective_gradient_sharpness,
         name="dividers",
     )
 

@@ -86,11 +86,14 @@ def collect_frames(folder, warn=print):
                 else:
                     meta[record["file"]] = record
         if skipped:
-            warn(f"warning: skipped {skipped} line{'s' if skipped > 1 else ''} of {meta_path} that "
-                 f"{'are' if skipped > 1 else 'is'} not a frame record; those frames are ordered by name")
+            warn(
+                f"warning: skipped {skipped} line{'s' if skipped > 1 else ''} of {meta_path} that "
+                f"{'are' if skipped > 1 else 'is'} not a frame record; those frames are ordered by name"
+            )
     frames = [
         Frame(os.path.join(folder, name), int(meta.get(name, {}).get("cycle", _number_in(name))), meta.get(name, {}))
-        for name in os.listdir(folder) if name.lower().endswith(FRAME_EXTENSIONS)
+        for name in os.listdir(folder)
+        if name.lower().endswith(FRAME_EXTENSIONS)
     ]
     if not frames:
         raise MovieError(f"no frames ({', '.join(FRAME_EXTENSIONS)}) in {folder}")
@@ -200,7 +203,7 @@ def _gif_image_block(picture):
     pos = 13
     table = b""
     if packed & 0x80:
-        table = data[pos:pos + 3 * 2 ** ((packed & 7) + 1)]
+        table = data[pos : pos + 3 * 2 ** ((packed & 7) + 1)]
         pos += len(table)
     while data[pos] == 0x21:  # extensions: skipped, the writer adds its own
         pos += 2
@@ -209,7 +212,7 @@ def _gif_image_block(picture):
         pos += 1
     if data[pos] != 0x2C:
         raise MovieError("Pillow wrote a GIF frame this writer cannot read")
-    descriptor = bytearray(data[pos:pos + 10])
+    descriptor = bytearray(data[pos : pos + 10])
     pos += 10
     if table and not descriptor[9] & 0x80:
         descriptor[9] |= 0x80 | (packed & 7)
@@ -219,7 +222,7 @@ def _gif_image_block(picture):
     pos += 1  # LZW minimum code size
     while data[pos]:
         pos += data[pos] + 1
-    return bytes(descriptor) + table + data[start:pos + 1]
+    return bytes(descriptor) + table + data[start : pos + 1]
 
 
 class _GifWriter:
@@ -353,20 +356,23 @@ def make_movie(folders, output, options, warn=print, progress=None):
             img = read_frame(fr.path)
             if (img.shape[1], img.shape[0]) != cell_shape and fr.path not in warned:
                 warned.add(fr.path)
-                warn(f"warning: {fr.path} is {img.shape[1]}x{img.shape[0]}, not "
-                     f"{cell_shape[0]}x{cell_shape[1]}; resized")
+                warn(
+                    f"warning: {fr.path} is {img.shape[1]}x{img.shape[0]}, not {cell_shape[0]}x{cell_shape[1]}; resized"
+                )
             cells.append(fit(img, cell))
         while len(cells) < rows * cols:
             cells.append(np.zeros_like(cells[0]))
-        image = np.concatenate([np.concatenate(cells[r * cols:(r + 1) * cols], axis=1) for r in range(rows)])
+        image = np.concatenate([np.concatenate(cells[r * cols : (r + 1) * cols], axis=1) for r in range(rows)])
         return with_caption(image, caption) if options.caption else image
 
     first = compose(steps[0])
     size = (first.shape[1], first.shape[0])
     if ext in VIDEO_CODECS and even_size(size) != size:
         size = even_size(size)
-        warn(f"note: frames are {first.shape[1]}x{first.shape[0]}; video codecs need even sizes, so the "
-             f"video is {size[0]}x{size[1]}, its last row or column repeated")
+        warn(
+            f"note: frames are {first.shape[1]}x{first.shape[0]}; video codecs need even sizes, so the "
+            f"video is {size[0]}x{size[1]}, its last row or column repeated"
+        )
     holds_first = round(options.hold_first * options.fps)
     holds_last = round(options.hold_last * options.fps)
     title_frames = round(TITLE_SECONDS * options.fps) if options.title else 0
@@ -393,6 +399,8 @@ def make_movie(folders, output, options, warn=print, progress=None):
         emit(image, holds_last)
         written = writer.close(done)
     if ext in VIDEO_CODECS and writer.codec not in PLAYS_IN_BROWSERS:
-        warn(f"warning: this OpenCV has no browser codec for {ext}; wrote {writer.codec}, which most "
-             f"browsers do not play (.webm or .gif do)")
+        warn(
+            f"warning: this OpenCV has no browser codec for {ext}; wrote {writer.codec}, which most "
+            f"browsers do not play (.webm or .gif do)"
+        )
     return Movie(written, size, done / options.fps, writer.codec)

@@ -20,8 +20,8 @@ def render(predict, height, width, mult=1.0, border=0.0, chunk_pixels=CHUNK_PIXE
     out = np.empty((len(ys), len(xs), 3), dtype=np.uint8)
     rows = max(1, chunk_pixels // len(xs))
     for top in range(0, len(ys), rows):
-        band = ys[top:top + rows]
-        out[top:top + len(band)] = to_uint8(predict(grid(band, xs))).reshape(len(band), len(xs), 3)
+        band = ys[top : top + rows]
+        out[top : top + len(band)] = to_uint8(predict(grid(band, xs))).reshape(len(band), len(xs), 3)
         if on_rows:
             on_rows(len(band))
     return out
@@ -66,8 +66,7 @@ def _row_events(kind, centers, second, ys, xs):
     return start, np.stack([enter, leave], axis=-1), deltas
 
 
-def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256,
-                     on_rows=None):
+def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256, on_rows=None):
     """Render with hard dividers: each region gets exactly one colour, edges stay sharp at any zoom.
 
     Along a row a line flips sign once and a circle twice, so a row is a few
@@ -82,7 +81,7 @@ def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, bor
     ys, xs = (a.astype(np.float64) for a in pixel_axes(height, width, mult, border))
     out = np.empty((len(ys), len(xs), 3), dtype=np.uint8)
     for top in range(0, len(ys), band_rows):
-        band = ys[top:top + band_rows]
+        band = ys[top : top + band_rows]
         rows = len(band)
         start, columns, deltas = _row_events(kind, centers, second, band, xs)
         n = columns.shape[1]
@@ -94,8 +93,9 @@ def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, bor
         hidden = np.concatenate([(start @ w1 + b1)[:, None, :], steps], axis=1).cumsum(axis=1)
         colours = paint(hidden, w2, b2)
         edges = np.concatenate([np.zeros((rows, 1), int), columns, np.full((rows, 1), len(xs))], axis=1)
-        out[top:top + rows] = np.repeat(colours.reshape(-1, 3), np.diff(edges, axis=1).ravel(),
-                                        axis=0).reshape(rows, len(xs), 3)
+        out[top : top + rows] = np.repeat(colours.reshape(-1, 3), np.diff(edges, axis=1).ravel(), axis=0).reshape(
+            rows, len(xs), 3
+        )
         if on_rows:
             on_rows(rows)
     return out

@@ -40,8 +40,7 @@ class Trainer:
     `on_placed()` is called as each divider is placed on the image's edges.
     """
 
-    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None,
-                 on_placed=None):
+    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None, on_placed=None):
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         self.height, self.width = image.shape[:2]
@@ -61,7 +60,8 @@ class Trainer:
             rng = np.random.default_rng(self._seed)
             place = PLACEMENTS[config.placement]
             self.model.get_layer("dividers").set_weights(
-                list(place(image, config.n_dividers, config.type, rng, on_placed=on_placed)))
+                list(place(image, config.n_dividers, config.type, rng, on_placed=on_placed))
+            )
         if optimizer_weights is not None:
             self._restore_optimizer(optimizer_weights)
         self._iterator = iter(self.strategy.experimental_distribute_dataset(self._dataset()))
@@ -102,19 +102,18 @@ class Trainer:
 
         def epoch_batches(epoch):
             perm = tf.random.experimental.stateless_shuffle(
-                tf.range(pixels, dtype=tf.int32), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+                tf.range(pixels, dtype=tf.int32), seed=tf.stack([tf.cast(seed, tf.int64), epoch])
+            )
             perm = tf.concat([perm, perm[: steps * batch - pixels]], axis=0)
             # One gather per epoch, then plain slices: far cheaper than a gather per batch.
-            return tf.data.Dataset.from_tensor_slices((
-                tf.reshape(tf.gather(coords, perm), (steps, batch, 2)),
-                tf.reshape(tf.gather(colors, perm), (steps, batch, 3)),
-            ))
+            return tf.data.Dataset.from_tensor_slices(
+                (
+                    tf.reshape(tf.gather(coords, perm), (steps, batch, 2)),
+                    tf.reshape(tf.gather(colors, perm), (steps, batch, 3)),
+                )
+            )
 
-        return (
-            tf.data.Dataset.range(self.epoch, 2**62)
-            .flat_map(epoch_batches)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        return tf.data.Dataset.range(self.epoch, 2**62).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
     def _step(self, x, y):
         with tf.GradientTape() as tape:
@@ -162,7 +161,7 @@ class Trainer:
         coords = np.asarray(coords, dtype=np.float32)
         out = np.empty((len(coords), 3), dtype=np.float32)
         for start in range(0, len(coords), chunk):
-            out[start:start + chunk] = self._predict(coords[start:start + chunk]).numpy()
+            out[start : start + chunk] = self._predict(coords[start : start + chunk]).numpy()
         return out
 
     def evaluate(self):
@@ -196,14 +195,14 @@ class Trainer:
 
         base = loss(hidden)
         majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
-        worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base
-                          for j in range(len(w1))])
+        worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in range(len(w1))])
         weakest = np.argsort(worth)[:count]
         picture = self.predict(self.coords).reshape(self.height, self.width, 3)
         target = (self.colors.reshape(self.height, self.width, 3) * 255).astype(np.uint8)
         gains = []
-        centers, second = residual_dividers(target, count, kind, rng, gains=gains,
-                                            picture=(np.clip(picture, 0, 1) * 255).astype(np.uint8))
+        centers, second = residual_dividers(
+            target, count, kind, rng, gains=gains, picture=(np.clip(picture, 0, 1) * 255).astype(np.uint8)
+        )
         worthwhile = np.asarray(gains) > worth[weakest]
         weakest, centers, second = weakest[worthwhile], centers[worthwhile], second[worthwhile]
         if not len(weakest):
@@ -235,8 +234,7 @@ class Trainer:
 
     def _restore_optimizer(self, values):
         variables = self.optimizer.variables
-        if len(values) != len(variables) or any(
-                tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
+        if len(values) != len(variables) or any(tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
             return  # another optimizer: start its state afresh
         for v, a in zip(variables, values):
             # The rate is the config's (the user may have typed a new one); the
@@ -266,8 +264,7 @@ def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
                 break
         seconds = time.perf_counter() - cycle_start
         if not (math.isfinite(float(np.mean(losses))) and trainer.weights_finite()):
-            raise Diverged(f"training diverged in cycle {cycle}: the loss or the weights are no longer "
-                           "finite numbers")
+            raise Diverged(f"training diverged in cycle {cycle}: the loss or the weights are no longer finite numbers")
         result = CycleResult(
             cycle=cycle,
             loss=float(np.mean(losses)),

@@ -102,8 +102,12 @@ class _Graph:
 
 def _border(graph, view, crossings):
     """The view's border as four sides, cut at the crossings given as (side, position, vertex)."""
-    corners = [graph.vertex(view.left, view.top), graph.vertex(view.right, view.top),
-               graph.vertex(view.right, view.bottom), graph.vertex(view.left, view.bottom)]
+    corners = [
+        graph.vertex(view.left, view.top),
+        graph.vertex(view.right, view.top),
+        graph.vertex(view.right, view.bottom),
+        graph.vertex(view.left, view.bottom),
+    ]
     for side in range(4):
         on_side = sorted((pos, v) for s, pos, v in crossings if s == side)
         graph.add_chain(-1, [corners[side]] + [v for _, v in on_side] + [corners[(side + 1) % 4]])
@@ -145,7 +149,7 @@ def _line_graph(centers, angles, view):
             border_crossings.append((side, _side_position(view, side, x, y), v))
     lines = sorted(on_line)
     for a_pos, i in enumerate(lines):
-        for j in lines[a_pos + 1:]:
+        for j in lines[a_pos + 1 :]:
             det = directions[i, 0] * directions[j, 1] - directions[i, 1] * directions[j, 0]
             if det == 0:
                 continue
@@ -179,7 +183,8 @@ def _circle_graph(centers, radii, view):
         (cx, cy), r = centers[i], radii[i]
         # Crossings with each side: solve for the other coordinate along the side's line.
         for side, (fixed, along, value) in enumerate(
-                [(1, 0, view.top), (0, 1, view.right), (1, 0, view.bottom), (0, 1, view.left)]):
+            [(1, 0, view.top), (0, 1, view.right), (1, 0, view.bottom), (0, 1, view.left)]
+        ):
             c_fixed, c_along = (cx, cy)[fixed], (cx, cy)[along]
             h2 = r * r - (value - c_fixed) ** 2
             if h2 <= 0:
@@ -215,8 +220,12 @@ def _circle_graph(centers, radii, view):
         points = sorted(on_circle[i])
         if not points:
             # No crossings: the circle is wholly inside the view or misses it.
-            if view.contains(cx + r, cy) and view.contains(cx - r, cy) \
-                    and view.contains(cx, cy + r) and view.contains(cx, cy - r):
+            if (
+                view.contains(cx + r, cy)
+                and view.contains(cx - r, cy)
+                and view.contains(cx, cy + r)
+                and view.contains(cx, cy - r)
+            ):
                 v = graph.vertex(cx + r, cy)
                 graph.edges.append(Edge(v, v, i, (cx, cy, r), 0.0, 2 * math.pi))
             continue
@@ -225,8 +234,9 @@ def _circle_graph(centers, radii, view):
         for k in range(len(points)):
             mid = (angles[k] + angles[k + 1]) / 2
             if view.contains(cx + r * math.cos(mid), cy + r * math.sin(mid)):
-                graph.edges.append(Edge(vertices[k], vertices[k + 1], i, (cx, cy, r), angles[k],
-                                        angles[k + 1] - angles[k]))
+                graph.edges.append(
+                    Edge(vertices[k], vertices[k + 1], i, (cx, cy, r), angles[k], angles[k + 1] - angles[k])
+                )
     _border(graph, view, border_crossings)
     return graph
 

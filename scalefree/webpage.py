@@ -56,7 +56,7 @@ def quantised(colour_layers, signs, levels=LEVELS[0]):
     for i in range(n):
         q[i] = np.clip(np.round(w[i] / scale), -levels, levels)
         error = (w[i] - q[i] * scale) / spread[i, i]
-        w[i + 1:] -= np.outer(spread[i, i + 1:], error)
+        w[i + 1 :] -= np.outer(spread[i, i + 1 :], error)
     bias = w[n].astype(np.float32).astype(np.float64)
     return q.astype(np.int16), scale, (q * scale, bias, w2, b2)
 
@@ -112,9 +112,16 @@ def page(kind, dividers, colour_layers, height, width, about="", title="scalefre
             break
     _, b1, w2, b2 = drawn
     model = {
-        "kind": kind, "h": int(height), "w": int(width), "n": int(q.shape[0]), "m": int(q.shape[1]),
-        "levels": levels, "d": _base64(divider_table(kind, dividers)), "w1": _digits(q, levels),
-        "f": _base64(np.concatenate([scale, b1, np.ravel(w2), b2])), "about": about,
+        "kind": kind,
+        "h": int(height),
+        "w": int(width),
+        "n": int(q.shape[0]),
+        "m": int(q.shape[1]),
+        "levels": levels,
+        "d": _base64(divider_table(kind, dividers)),
+        "w1": _digits(q, levels),
+        "f": _base64(np.concatenate([scale, b1, np.ravel(w2), b2])),
+        "about": about,
     }
     # Inside <script>, "</" would end it early; JSON may write it as "<\/".
     text = json.dumps(model, separators=(",", ":")).replace("</", "<\\/")

@@ -32,8 +32,11 @@ class NoWindow(RuntimeError):
 
 
 def load_app(backend=None):
-    if sys.platform.startswith("linux") and backend in (None, "glfw", "pyqt6", "pyside6") \
-            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if (
+        sys.platform.startswith("linux")
+        and backend in (None, "glfw", "pyqt6", "pyside6")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
         raise NoWindow("no display")
     try:
         from vispy import app
@@ -114,11 +117,12 @@ def divider_segments(kind, weights, height, width):
     else:
         angle = np.linspace(0, 2 * np.pi, 129)[None, :]
         r = np.exp(second)[:, None]
-        points = to_pixels(np.stack([centers[:, :1] + r * np.cos(angle),
-                                     centers[:, 1:] + r * np.sin(angle)], axis=-1))
+        points = to_pixels(np.stack([centers[:, :1] + r * np.cos(angle), centers[:, 1:] + r * np.sin(angle)], axis=-1))
     starts, ends = points[:, :-1].reshape(-1, 2), points[:, 1:].reshape(-1, 2)
+
     def inside(p):
         return (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
+
     keep = inside(starts) & inside(ends)
     return np.stack([starts[keep], ends[keep]], axis=1).reshape(-1, 2).astype(np.float32)
 
@@ -155,10 +159,12 @@ class PreviewCanvas:
         self.text.pos = (6, STATUS_HEIGHT / 2)
         self.status_box = status_box
         self.target_image = scene.visuals.Image(self.target, parent=self.view.scene, interpolation="nearest")
-        self.approx_image = scene.visuals.Image(np.zeros_like(self.target), parent=self.view.scene,
-                                                interpolation="nearest")
-        self.lines = scene.visuals.Line(pos=np.zeros((2, 2), np.float32), connect="segments",
-                                        color=(1, 1, 0, 0.7), parent=self.view.scene)
+        self.approx_image = scene.visuals.Image(
+            np.zeros_like(self.target), parent=self.view.scene, interpolation="nearest"
+        )
+        self.lines = scene.visuals.Line(
+            pos=np.zeros((2, 2), np.float32), connect="segments", color=(1, 1, 0, 0.7), parent=self.view.scene
+        )
         self.lines.visible = False
         self._place()
         self.canvas.events.key_press.connect(self._on_key)
@@ -231,8 +237,10 @@ class PreviewCanvas:
 
 
 def status_line(result):
-    return (f"cycle {result.cycle}  loss {result.loss:.5f}  PSNR {result.psnr:.2f} dB  "
-            f"{result.pixels_per_second / 1e6:.2f} Mpx/s  {result.seconds:.2f} s/cycle  |  h: keys")
+    return (
+        f"cycle {result.cycle}  loss {result.loss:.5f}  PSNR {result.psnr:.2f} dB  "
+        f"{result.pixels_per_second / 1e6:.2f} Mpx/s  {result.seconds:.2f} s/cycle  |  h: keys"
+    )
 
 
 def run_with_window(target, work, stop_event, mailbox, title, app):
@@ -272,8 +280,9 @@ def run_with_window(target, work, stop_event, mailbox, title, app):
 
 def show_until_closed(target, image, title, app):
     """Show a finished render beside its target until ESC or the window is closed."""
-    canvas = PreviewCanvas(target if target.shape == image.shape else image, title=title, app=app,
-                           screen=screen_size(app))
+    canvas = PreviewCanvas(
+        target if target.shape == image.shape else image, title=title, app=app, screen=screen_size(app)
+    )
     canvas.mode = "both" if target.shape == image.shape else "approximation"
     canvas.set_frame(image, "rendered; ESC or close the window to quit")
     try:

@@ -19,9 +19,17 @@ from PIL import Image
 # As root with no GPU, no D-Bus and a closed network: no sandbox, software
 # drawing, and none of the background fetches that would only time out.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--force-device-scale-factor=1", "--allow-file-access-from-files",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--allow-file-access-from-files",
 ]
 
 
@@ -34,8 +42,12 @@ def need(program):
 
 def chromium(*args, timeout=120):
     with tempfile.TemporaryDirectory() as profile:
-        return subprocess.run([need("chromium"), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [need("chromium"), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def page_text(page, element="out", budget_ms=10000):
@@ -58,8 +70,12 @@ def screenshot(page, width, height, fragment=""):
     """
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "shot.png")
-        result = chromium(f"--window-size={max(width, 800)},{max(height, 600)}", f"--screenshot={out}",
-                          "--virtual-time-budget=10000", Path(page).resolve().as_uri() + fragment)
+        result = chromium(
+            f"--window-size={max(width, 800)},{max(height, 600)}",
+            f"--screenshot={out}",
+            "--virtual-time-budget=10000",
+            Path(page).resolve().as_uri() + fragment,
+        )
         assert os.path.exists(out), result.stderr[-2000:]
         return read_rgb(out)[:height, :width]
 
@@ -67,9 +83,11 @@ def screenshot(page, width, height, fragment=""):
 def image_page(folder, image, width, height):
     """A page that shows one image (an SVG, say) at width x height from its top-left corner."""
     page = Path(folder) / "show.html"
-    page.write_text(f'<!doctype html><html><body style="margin:0;background:#fff">'
-                    f'<img src="{Path(image).resolve().as_uri()}" width="{width}" height="{height}" '
-                    f'style="display:block"></body></html>')
+    page.write_text(
+        f'<!doctype html><html><body style="margin:0;background:#fff">'
+        f'<img src="{Path(image).resolve().as_uri()}" width="{width}" height="{height}" '
+        f'style="display:block"></body></html>'
+    )
     return page
 
 
@@ -78,10 +96,22 @@ def inkscape_png(svg, width, height):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.png")
         env = {**os.environ, "HOME": tmp, "XDG_CONFIG_HOME": tmp}  # a fresh profile, nothing remembered
-        result = subprocess.run([need("inkscape"), "--export-type=png", f"--export-filename={out}",
-                                 f"--export-width={width}", f"--export-height={height}",
-                                 "--export-background=white", "--export-background-opacity=1", str(svg)],
-                                capture_output=True, text=True, timeout=300, env=env)
+        result = subprocess.run(
+            [
+                need("inkscape"),
+                "--export-type=png",
+                f"--export-filename={out}",
+                f"--export-width={width}",
+                f"--export-height={height}",
+                "--export-background=white",
+                "--export-background-opacity=1",
+                str(svg),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert os.path.exists(out), result.stderr[-2000:]
         return read_rgb(out)
 
@@ -90,16 +120,35 @@ def rsvg_png(svg, width, height):
     """librsvg's raster of an SVG at width x height."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out.png")
-        subprocess.run([need("rsvg-convert"), "-w", str(width), "-h", str(height), "-b", "white", "-o", out,
-                        str(svg)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [need("rsvg-convert"), "-w", str(width), "-h", str(height), "-b", "white", "-o", out, str(svg)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         return read_rgb(out)
 
 
 def video_stream(path):
     """ffprobe's view of a video's first stream: codec_name, width, height, pix_fmt, and the duration."""
-    result = subprocess.run([need("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries",
-                             "stream=codec_name,width,height,pix_fmt:format=duration", "-of", "json", str(path)],
-                            capture_output=True, text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [
+            need("ffprobe"),
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,height,pix_fmt:format=duration",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     probed = json.loads(result.stdout)
     return {**probed["streams"][0], "duration": float(probed["format"]["duration"])}
 
@@ -120,10 +169,10 @@ def agreement(drawn, hard, tolerance=8):
     assert drawn.shape == hard.shape, (drawn.shape, hard.shape)
     h, w = hard.shape[:2]
     padded = np.pad(hard.astype(int), ((1, 1), (1, 1), (0, 0)), mode="edge")
-    windows = [padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)]
+    windows = [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]
     low, high = np.min(windows, axis=0), np.max(windows, axis=0)
     d = drawn.astype(int)
     off = ((d < low - tolerance) | (d > high + tolerance)).any(axis=2)
     mse = np.mean((d - hard.astype(int)) ** 2)
-    psnr = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+    psnr = float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
     return psnr, float(off.mean())

@@ -34,6 +34,15 @@ def discs_image(size=64):
     return img.reshape(size, size, 3).astype(np.uint8)
 
 
+def run_main(capsys, *args):
+    """image_learn's command line in this process: (exit code, stdout, stderr)."""
+    from scalefree.commands import image_learn
+
+    code = image_learn(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture
 def half_planes():
     return half_planes_image()

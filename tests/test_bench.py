@@ -5,13 +5,28 @@ from conftest import ROOT
 
 
 def test_quick_benchmark_prints_every_table_and_column(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scalefree.bench", "--quick", "--save", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--save", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    for column in ["s/epoch", "Mpx·epoch/s", "GFLOP/s", "CPU (of all cores)", "full-batch s/epoch",
-                   "epoch / full-batch", "PSNR@", "speed-up", "peak RSS GB", "image_learn.py --help",
-                   "launch to first cycle line"]:
+    for column in [
+        "s/epoch",
+        "Mpx·epoch/s",
+        "GFLOP/s",
+        "CPU (of all cores)",
+        "full-batch s/epoch",
+        "epoch / full-batch",
+        "PSNR@",
+        "speed-up",
+        "peak RSS GB",
+        "image_learn.py --help",
+        "launch to first cycle line",
+    ]:
         assert column in out, column
     for config in ["linear 128/32", "circular 64/20", "relu 128/32"]:
         assert config in out
@@ -22,8 +37,13 @@ def test_quick_benchmark_prints_every_table_and_column(tmp_path):
 
 
 def test_quick_quality_table_has_every_photo_type_and_n(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scalefree.bench", "--quality", "--quick", "--save", str(tmp_path)],
-                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quality", "--quick", "--save", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     rows = [line for line in out.splitlines() if line.startswith("| astronaut") or line.startswith("| chelsea")]

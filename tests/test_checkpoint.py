@@ -74,8 +74,7 @@ def test_foreign_pickle_and_missing_file(tmp_path):
 
 def test_damaged_array_record_is_a_clean_error(tmp_path):
     path = tmp_path / "m.pkl"
-    bad = {"format": "scalefree-checkpoint", "version": 1,
-           "a": {"__ndarray__": ["<f4", [10], b"\x00" * 3]}}
+    bad = {"format": "scalefree-checkpoint", "version": 1, "a": {"__ndarray__": ["<f4", [10], b"\x00" * 3]}}
     path.write_bytes(pickle.dumps(bad))
     with pytest.raises(CheckpointError, match="damaged"):
         checkpoint.load(path)
@@ -110,8 +109,7 @@ def real_payload():
         "epoch": 2,
         "weights": [rng.normal(size=s).astype(np.float32) for s in config.weight_shapes()],
         "optimizer": [np.asarray(7, np.int64), np.asarray(0.004, np.float32)],
-        "history": [{"cycle": 1, "loss": 0.1, "psnr": 10.0, "seconds": 0.1, "pixels_per_second": 1e5,
-                     "epochs": 1}],
+        "history": [{"cycle": 1, "loss": 0.1, "psnr": 10.0, "seconds": 0.1, "pixels_per_second": 1e5, "epochs": 1}],
     }
 
 
@@ -139,30 +137,33 @@ DROP = object()
 CONFIG = real_payload()["config"]
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("config", [1, 2], "config is unusable"),
-    ("config", "linear", "config is unusable"),
-    ("config", {**CONFIG, "batch_size": 256.0}, "batch_size has an unusable value"),
-    ("config", {**CONFIG, "epochs_per_cycle": 1.5}, "epochs_per_cycle has an unusable value"),
-    ("config", {**CONFIG, "n_dividers": 10 ** 9}, "more than scalefree allows"),
-    ("config", {**CONFIG, "learning_rate": float("inf")}, "must be a finite number"),
-    ("config", {**CONFIG, "border": float("nan")}, "must be a finite number"),
-    ("cycle", float("inf"), "cycle is inf, not a count"),
-    ("cycle", -1, "not a count"),
-    ("epoch", "3", "not a count"),
-    ("epoch", 2 ** 62, "not a count"),
-    ("history", {"cycle": 1}, "history is not a list"),
-    ("history", [{"cycle": "x"}], "not a cycle's record"),
-    ("optimizer", [b"bytes"], "optimizer state is not a list of arrays"),
-    ("optimizer", "adam", "optimizer state is not a list of arrays"),
-    ("image_name", 42, "image_name is not a file name"),
-    ("image", np.zeros((0, 0, 3), np.uint8), "image is not an RGB picture"),
-    ("image", np.zeros((4, 4), np.uint8), "image is not an RGB picture"),
-    ("weights", ["a", "b"], "weights is not a list of arrays"),
-    ("weights", [np.zeros(2, np.float32)], "do not fit the network"),
-    ("weights", DROP, "it has no weights"),
-    ("image", DROP, "it has no image"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("config", [1, 2], "config is unusable"),
+        ("config", "linear", "config is unusable"),
+        ("config", {**CONFIG, "batch_size": 256.0}, "batch_size has an unusable value"),
+        ("config", {**CONFIG, "epochs_per_cycle": 1.5}, "epochs_per_cycle has an unusable value"),
+        ("config", {**CONFIG, "n_dividers": 10**9}, "more than scalefree allows"),
+        ("config", {**CONFIG, "learning_rate": float("inf")}, "must be a finite number"),
+        ("config", {**CONFIG, "border": float("nan")}, "must be a finite number"),
+        ("cycle", float("inf"), "cycle is inf, not a count"),
+        ("cycle", -1, "not a count"),
+        ("epoch", "3", "not a count"),
+        ("epoch", 2**62, "not a count"),
+        ("history", {"cycle": 1}, "history is not a list"),
+        ("history", [{"cycle": "x"}], "not a cycle's record"),
+        ("optimizer", [b"bytes"], "optimizer state is not a list of arrays"),
+        ("optimizer", "adam", "optimizer state is not a list of arrays"),
+        ("image_name", 42, "image_name is not a file name"),
+        ("image", np.zeros((0, 0, 3), np.uint8), "image is not an RGB picture"),
+        ("image", np.zeros((4, 4), np.uint8), "image is not an RGB picture"),
+        ("weights", ["a", "b"], "weights is not a list of arrays"),
+        ("weights", [np.zeros(2, np.float32)], "do not fit the network"),
+        ("weights", DROP, "it has no weights"),
+        ("image", DROP, "it has no image"),
+    ],
+)
 def test_each_damaged_field_is_named(tmp_path, field, value, message):
     path = tmp_path / "m.pkl"
     checkpoint.save(path, damaged(field, value))
@@ -197,8 +198,17 @@ def test_deep_nesting_is_refused_without_a_traceback():
         return b"X" + len(s).to_bytes(4, "little") + s.encode()
 
     n = 1_000_000
-    data = (b"\x80\x02}(" + text("format") + text("scalefree-checkpoint") + text("version") + b"K\x01"
-            + text("config") + b"]" * n + b"a" * (n - 1) + b"u.")
+    data = (
+        b"\x80\x02}("
+        + text("format")
+        + text("scalefree-checkpoint")
+        + text("version")
+        + b"K\x01"
+        + text("config")
+        + b"]" * n
+        + b"a" * (n - 1)
+        + b"u."
+    )
     with pytest.raises(CheckpointError, match="nests deeper"):
         checkpoint.loads(data)
 

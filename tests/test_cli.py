@@ -10,27 +10,46 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, half_planes_image
+from conftest import ROOT, half_planes_image, run_main
 from PIL import Image
 
 from scalefree import checkpoint
-from scalefree.commands import image_learn as main
 
 SEED_OPTIONS = ["-i", "-t", "-d", "-n", "-m", "-j", "-e", "-c", "-x", "-b", "-p", "-l", "-s", "-g", "-f"]
-SEED_LONG = ["--input_image", "--type", "--n_dividers", "--n_hidden", "--model_file", "--just_image",
-             "--epochs_per_cycle", "--cycles", "--disp_mult", "--border", "--downscale",
-             "--learning_rate", "--sharpness", "--gradient_sharpness", "--save_frames"]
+SEED_LONG = [
+    "--input_image",
+    "--type",
+    "--n_dividers",
+    "--n_hidden",
+    "--model_file",
+    "--just_image",
+    "--epochs_per_cycle",
+    "--cycles",
+    "--disp_mult",
+    "--border",
+    "--downscale",
+    "--learning_rate",
+    "--sharpness",
+    "--gradient_sharpness",
+    "--save_frames",
+]
 
 
 def cli(*args, timeout=120):
-    return subprocess.run([sys.executable, str(ROOT / "image_learn.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "image_learn.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def start(*args):
     """image_learn.py running in the background, its output readable line by line."""
-    return subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def wait_for_cycle(proc, timeout=90):
@@ -63,21 +82,28 @@ def test_help_lists_every_seed_option():
     for flag in SEED_OPTIONS + SEED_LONG:
         assert re.search(rf"(^|[\s,]){flag}\b", result.stdout), flag
     text = " ".join(result.stdout.split())  # help text wraps anywhere
-    for default in ["(default: linear)", "(default: 1000.0)", "(default: 20 for lines, 10 for circles)",
-                    "(default: 0.004)"]:
+    for default in [
+        "(default: linear)",
+        "(default: 1000.0)",
+        "(default: 20 for lines, 10 for circles)",
+        "(default: 0.004)",
+    ]:
         assert default in text
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["-i", "/no/such.png"], "not found"),
-    (["-d", "0"], "n_dividers must be greater than 0"),
-    (["-n", "-3"], "n_hidden must be greater than 0"),
-    (["-x", "0"], "disp_mult must be greater than 0"),
-    (["-t", "triangles"], "invalid choice"),
-    (["-d", "many"], "invalid int"),
-    (["-m", "/no/such.pkl"], "cannot read model file"),
-    (["-j"], "needs a model"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["-i", "/no/such.png"], "not found"),
+        (["-d", "0"], "n_dividers must be greater than 0"),
+        (["-n", "-3"], "n_hidden must be greater than 0"),
+        (["-x", "0"], "disp_mult must be greater than 0"),
+        (["-t", "triangles"], "invalid choice"),
+        (["-d", "many"], "invalid int"),
+        (["-m", "/no/such.pkl"], "cannot read model file"),
+        (["-j"], "needs a model"),
+    ],
+)
 def test_bad_options_are_one_line_errors(args, pattern):
     assert_clean_error(cli(*args, "--no_display"), pattern)
 
@@ -94,20 +120,31 @@ def test_corrupt_image_and_corrupt_model(tmp_path):
 def test_unwritable_output_dir(tmp_path, image_file):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert_clean_error(cli("-i", image_file, "--output_dir", str(blocker / "sub"), "-c", "1"),
-                       "cannot create output directory")
-
-
-def run_main(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+    assert_clean_error(
+        cli("-i", image_file, "--output_dir", str(blocker / "sub"), "-c", "1"), "cannot create output directory"
+    )
 
 
 def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     out_dir, frames = tmp_path / "out", tmp_path / "frames"
-    code, out, _ = run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "2", "--seed", "0",
-                            "--output_dir", str(out_dir), "-f", str(frames), "--no_display")
+    code, out, _ = run_main(
+        capsys,
+        "-i",
+        image_file,
+        "-d",
+        "3",
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--seed",
+        "0",
+        "--output_dir",
+        str(out_dir),
+        "-f",
+        str(frames),
+        "--no_display",
+    )
     assert code == 0
     model = out_dir / "planes_32x32_linear_3d_4h.pkl"
     assert str(model) in out and len(re.findall(r"^cycle\s+\d", out, re.M)) == 2
@@ -153,13 +190,17 @@ def test_ctrl_c_finishes_the_epoch_saves_and_exits_zero(tmp_path, image_file):
 
 
 def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
-    good = {"config": {"type": "linear", "n_dividers": "three"}, "image": np.zeros((4, 4, 3), np.uint8),
-            "image_name": "x.png", "cycle": 1, "weights": []}
+    good = {
+        "config": {"type": "linear", "n_dividers": "three"},
+        "image": np.zeros((4, 4, 3), np.uint8),
+        "image_name": "x.png",
+        "cycle": 1,
+        "weights": [],
+    }
     for name, payload, pattern in [
         ("config.pkl", good, "unusable value 'three'"),
         ("image.pkl", {**good, "config": {}, "image": np.zeros(5, np.float32)}, "its image is not an RGB picture"),
-        ("weights.pkl", {**good, "config": {"n_dividers": 3}, "weights": [np.zeros(2, np.float32)]},
-         "do not fit"),
+        ("weights.pkl", {**good, "config": {"n_dividers": 3}, "weights": [np.zeros(2, np.float32)]}, "do not fit"),
     ]:
         path = tmp_path / name
         checkpoint.save(path, payload)
@@ -168,8 +209,21 @@ def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
 
 
 def test_a_new_run_never_replaces_a_model(tmp_path, image_file, capsys):
-    args = ["-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--seed", "0", "--output_dir", str(tmp_path),
-            "--no_display"]
+    args = [
+        "-i",
+        image_file,
+        "-d",
+        "3",
+        "-n",
+        "4",
+        "-c",
+        "1",
+        "--seed",
+        "0",
+        "--output_dir",
+        str(tmp_path),
+        "--no_display",
+    ]
     assert run_main(capsys, *args)[0] == 0
     model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
     before = model.read_bytes()
@@ -185,16 +239,17 @@ def test_a_new_run_never_replaces_a_model(tmp_path, image_file, capsys):
 
 def test_last_lines_are_commands_that_paste(tmp_path, image_file, capsys):
     out_dir = tmp_path / "my models"
-    code, out, _ = run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(out_dir),
-                            "--no_display")
+    code, out, _ = run_main(
+        capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(out_dir), "--no_display"
+    )
     resume, render = out.splitlines()[-2:]
     assert resume.startswith("to resume: ") and render.startswith("to render: ")
     argv = shlex.split(resume.removeprefix("to resume: "))
     assert argv[:2] == ["python", "image_learn.py"] or argv[0] == "scalefree"
     assert argv[-2:] == ["-m", str(out_dir / "planes_32x32_linear_3d_4h.pkl")]
-    assert run_main(capsys, *argv[argv.index("-m"):], "-c", "1", "--no_display")[0] == 0
+    assert run_main(capsys, *argv[argv.index("-m") :], "-c", "1", "--no_display")[0] == 0
     argv = shlex.split(render.removeprefix("to render: "))
-    code, out, _ = run_main(capsys, *argv[argv.index("--just_image"):])
+    code, out, _ = run_main(capsys, *argv[argv.index("--just_image") :])
     assert code == 0 and "rendered 128x128" in out
 
 
@@ -202,8 +257,24 @@ def test_large_photo_trains_at_the_budget_and_renders_at_its_own_size(tmp_path, 
     photo = tmp_path / "wide.png"
     Image.fromarray(np.kron(half_planes_image(32), np.ones((2, 3, 1), np.uint8))).save(photo)  # 96x64
     frames = tmp_path / "frames"
-    code, out, _ = run_main(capsys, "-i", str(photo), "-d", "3", "-n", "4", "-c", "1", "--pixel_budget", "1536",
-                            "--output_dir", str(tmp_path), "-f", str(frames), "--no_display")
+    code, out, _ = run_main(
+        capsys,
+        "-i",
+        str(photo),
+        "-d",
+        "3",
+        "-n",
+        "4",
+        "-c",
+        "1",
+        "--pixel_budget",
+        "1536",
+        "--output_dir",
+        str(tmp_path),
+        "-f",
+        str(frames),
+        "--no_display",
+    )
     assert code == 0 and "96x64, trained at 48x32" in out and "-p 1 trains on every pixel" in out
     model = tmp_path / "wide_48x32_linear_3d_4h.pkl"
     assert checkpoint.load(model)["image"].shape == (64, 96, 3)
@@ -212,8 +283,24 @@ def test_large_photo_trains_at_the_budget_and_renders_at_its_own_size(tmp_path, 
     assert run_main(capsys, "-j", "-m", str(model), "-o", str(render))[0] == 0
     assert Image.open(render).size == (96, 64)
     # -p 1: every pixel, and the name says so.
-    code, out, _ = run_main(capsys, "-i", str(photo), "-d", "3", "-n", "4", "-c", "1", "-p", "1",
-                            "--pixel_budget", "1536", "--output_dir", str(tmp_path), "--no_display")
+    code, out, _ = run_main(
+        capsys,
+        "-i",
+        str(photo),
+        "-d",
+        "3",
+        "-n",
+        "4",
+        "-c",
+        "1",
+        "-p",
+        "1",
+        "--pixel_budget",
+        "1536",
+        "--output_dir",
+        str(tmp_path),
+        "--no_display",
+    )
     assert code == 0 and "96x64, every pixel" in out and (tmp_path / "wide_96x64_linear_3d_4h.pkl").exists()
 
 
@@ -229,8 +316,12 @@ def test_ctrl_c_before_anything_is_saved_says_so(tmp_path, image_file):
 
 
 def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path, image_file, capsys):
-    assert run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path),
-                    "--no_display")[0] == 0
+    assert (
+        run_main(
+            capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path), "--no_display"
+        )[0]
+        == 0
+    )
     model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
     payload = checkpoint.load(model)
     # Finite, but so large that |X - C| overflows: the first step's loss is NaN.
@@ -243,14 +334,17 @@ def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path
     assert model.read_bytes() == before
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["-l", "inf"], "learning_rate must be a finite number"),
-    (["-g", "inf"], "gradient_sharpness must be a finite number"),
-    (["-g", "nan"], "gradient_sharpness must be a finite number"),
-    (["-x", "inf"], "disp_mult must be a finite number"),
-    (["-b", "nan"], "border must be a finite number"),
-    (["-d", "1000000000"], "more than scalefree allows"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["-l", "inf"], "learning_rate must be a finite number"),
+        (["-g", "inf"], "gradient_sharpness must be a finite number"),
+        (["-g", "nan"], "gradient_sharpness must be a finite number"),
+        (["-x", "inf"], "disp_mult must be a finite number"),
+        (["-b", "nan"], "border must be a finite number"),
+        (["-d", "1000000000"], "more than scalefree allows"),
+    ],
+)
 def test_numbers_that_are_not_finite_or_too_large_are_refused(args, pattern):
     assert_clean_error(cli(*args, "--no_display", "-c", "1"), pattern)
 
@@ -277,8 +371,10 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(t
         second = cli("-m", model, "-c", "1", "--no_display")
         assert_clean_error(second, f"is being trained by another run \\(process {first.pid}\\)")
         # Nor may a new run start it afresh under the first's feet.
-        assert_clean_error(cli("-i", image_file, "-d", "4", "--output_dir", str(tmp_path), "--overwrite",
-                               "--no_display", "-c", "1"), "is being trained by another run")
+        assert_clean_error(
+            cli("-i", image_file, "-d", "4", "--output_dir", str(tmp_path), "--overwrite", "--no_display", "-c", "1"),
+            "is being trained by another run",
+        )
     finally:
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
@@ -293,8 +389,12 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(t
 
 
 def test_output_that_cannot_be_written_is_a_one_line_error(tmp_path, image_file, capsys, monkeypatch):
-    assert run_main(capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path),
-                    "--no_display")[0] == 0
+    assert (
+        run_main(
+            capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path), "--no_display"
+        )[0]
+        == 0
+    )
     model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
     folder = tmp_path / "out.png"
     folder.mkdir()

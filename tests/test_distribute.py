@@ -25,8 +25,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_training_runs_data_parallel_under_mirrored_strategy():
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     replicas, before, after = result.stdout.split()[-3:]
     assert int(replicas) == 2

@@ -21,6 +21,7 @@ from scalefree.options import parse
 
 FUZZ = settings(max_examples=1000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
+
 def _array(dtype, shape, fill):
     with np.errstate(invalid="ignore", over="ignore"):
         return np.full(shape, fill).astype(dtype)
@@ -33,8 +34,13 @@ arrays = st.builds(
     st.sampled_from([0, 1, -1, 255, np.nan, np.inf, 1e38]),
 )
 plain = st.recursive(
-    st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=20)
-    | st.binary(max_size=20) | arrays,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+    | arrays,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
@@ -67,8 +73,7 @@ def read_back(data):
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from(FIELDS + CONFIG_FIELDS), plain | st.just("DELETE")), min_size=1,
-                max_size=4))
+@given(st.lists(st.tuples(st.sampled_from(FIELDS + CONFIG_FIELDS), plain | st.just("DELETE")), min_size=1, max_size=4))
 def test_mutated_payloads_load_or_fail_cleanly(mutations):
     payload = {"format": checkpoint.FORMAT, "version": checkpoint.VERSION, **real_payload()}
     for name, value in mutations:
@@ -87,8 +92,17 @@ def test_mutated_payloads_load_or_fail_cleanly(mutations):
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert", "delete"]), st.integers(0, 10 ** 6),
-                          st.binary(min_size=1, max_size=8)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["flip", "cut", "insert", "delete"]),
+            st.integers(0, 10**6),
+            st.binary(min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_damaged_bytes_load_or_fail_cleanly(edits):
     data = bytearray(checkpoint.dumps(real_payload()))
     for kind, where, blob in edits:
@@ -100,21 +114,41 @@ def test_damaged_bytes_load_or_fail_cleanly(edits):
         elif kind == "insert":
             data[i:i] = blob
         elif kind == "delete":
-            del data[i:i + len(blob)]
+            del data[i : i + len(blob)]
     before = peak_rss_mb()
     read_back(bytes(data))
     assert peak_rss_mb() - before < 300
 
 
-NUMBERS = st.sampled_from(["0", "-1", "1", "2.5", "1e400", "-1e400", "inf", "-inf", "nan", "1e-320",
-                           "9" * 30, "0x10", "", "1,5", "ten"]) | st.integers(-10 ** 12, 10 ** 12).map(str)
-OPTIONS = ["-d", "-n", "-p", "-e", "-c", "-l", "-s", "-g", "-x", "-b", "--batch_size", "--divider_lr_scale",
-           "--lr_decay_steps", "--seed", "--max_seconds", "--target_psnr", "--pixel_budget"]
+NUMBERS = st.sampled_from(
+    ["0", "-1", "1", "2.5", "1e400", "-1e400", "inf", "-inf", "nan", "1e-320", "9" * 30, "0x10", "", "1,5", "ten"]
+) | st.integers(-(10**12), 10**12).map(str)
+OPTIONS = [
+    "-d",
+    "-n",
+    "-p",
+    "-e",
+    "-c",
+    "-l",
+    "-s",
+    "-g",
+    "-x",
+    "-b",
+    "--batch_size",
+    "--divider_lr_scale",
+    "--lr_decay_steps",
+    "--seed",
+    "--max_seconds",
+    "--target_psnr",
+    "--pixel_budget",
+]
 
 
 @settings(max_examples=1000, deadline=1000)
-@given(st.lists(st.tuples(st.sampled_from(OPTIONS), NUMBERS), max_size=6),
-       st.sampled_from(["linear", "circular", "relu", "triangle"]))
+@given(
+    st.lists(st.tuples(st.sampled_from(OPTIONS), NUMBERS), max_size=6),
+    st.sampled_from(["linear", "circular", "relu", "triangle"]),
+)
 def test_options_parse_to_a_sound_config_or_a_clean_error(pairs, kind):
     argv = ["-t", kind] + [token for pair in pairs for token in pair]
     try:

@@ -50,8 +50,11 @@ def random_placement(kind, n, seed):
 def test_residual_search_leaves_less_error_than_random_places(kind, picture):
     from scalefree.images import downscale, read_bundled_image
 
-    image = {"planes": lambda: half_planes_image(64), "discs": lambda: discs_image(64),
-             "photo": lambda: downscale(read_bundled_image(), 4)}[picture]()
+    image = {
+        "planes": lambda: half_planes_image(64),
+        "discs": lambda: discs_image(64),
+        "photo": lambda: downscale(read_bundled_image(), 4),
+    }[picture]()
     placed = region_mean_psnr(image, kind, *residual_dividers(image, 6, kind, np.random.default_rng(0)))
     chance = np.mean([region_mean_psnr(image, kind, *random_placement(kind, 6, s)) for s in range(5)])
     # Measured margins: 1.45 dB (photo, lines) to 7 dB (discs, circles).

@@ -118,9 +118,9 @@ def test_no_nan_at_a_centre(cls):
 
 @pytest.mark.parametrize("cls", [LineLayer, CircleLayer])
 def test_config_round_trip_keeps_every_argument(cls):
-    layer = cls(9, sharpness=123.0, grad_sharpness=2.5, name="d")
+    layer = cls(9, sharpness=123.0, gradient_sharpness=2.5, name="d")
     again = cls.from_config(layer.get_config())
-    assert (again.units, again.sharpness, again.grad_sharpness, again.name) == (9, 123.0, 2.5, "d")
+    assert (again.units, again.sharpness, again.gradient_sharpness, again.name) == (9, 123.0, 2.5, "d")
 
 
 def test_keras_save_and_load_predicts_the_same(tmp_path, points):

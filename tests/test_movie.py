@@ -20,7 +20,7 @@ def frame_image(i):
     """A frame whose content says which one it is: a gradient plus a moving bar."""
     y, x = np.mgrid[0:H, 0:W]
     img = np.stack([(x * 4) % 256, (y * 5) % 256, np.full_like(x, (i * 9) % 256)], axis=2)
-    img[:, (i * 2) % W:(i * 2) % W + 6] = 255
+    img[:, (i * 2) % W : (i * 2) % W + 6] = 255
     return img.astype(np.uint8)
 
 
@@ -31,14 +31,28 @@ def make_frames(folder, n=30, padded=False, meta=True):
             name = f"run_cycle-{i:08d}.png" if padded else f"run_cycle-{i}.png"
             Image.fromarray(frame_image(i)).save(folder / name)
             if meta:
-                f.write(json.dumps({"file": name, "cycle": i, "psnr": 20 + i / 10,
-                                    "parameters": {"type": "linear", "n_dividers": 8}}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "file": name,
+                            "cycle": i,
+                            "psnr": 20 + i / 10,
+                            "parameters": {"type": "linear", "n_dividers": 8},
+                        }
+                    )
+                    + "\n"
+                )
     return folder
 
 
 def movie(*args):
-    return subprocess.run([sys.executable, str(ROOT / "make_movie.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "make_movie.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 def read_video(path):
@@ -89,7 +103,7 @@ def test_gif_timing_size_and_caption(tmp_path):
     assert f"wrote {len(durations)} frames" in result.stdout and ", 1.5 s," in result.stdout
     assert size[0] == 2 * W and size[1] > 2 * H  # the caption bar sits under the frame
     top = np.asarray(Image.fromarray(frame_image(1)).resize((2 * W, 2 * H), Image.LANCZOS))
-    assert psnr(mse(first[:2 * H], top)) >= 25  # GIF palette costs a little
+    assert psnr(mse(first[: 2 * H], top)) >= 25  # GIF palette costs a little
 
 
 def test_size_option_and_resize_warning(tmp_path):
@@ -118,13 +132,16 @@ def test_several_runs_in_sequence_and_in_a_grid(tmp_path):
     assert got[-1].shape == (2 * H, 2 * W, 3)  # 3 runs in a 2x2 grid
 
 
-@pytest.mark.parametrize("case, pattern", [
-    ("missing", "no such folder"),
-    ("empty", "no frames"),
-    ("unreadable", "cannot read frame"),
-    ("extension", "unknown video extension"),
-    ("unwritable", "cannot write"),
-])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        ("missing", "no such folder"),
+        ("empty", "no frames"),
+        ("unreadable", "cannot read frame"),
+        ("extension", "unknown video extension"),
+        ("unwritable", "cannot write"),
+    ],
+)
 def test_bad_input_is_a_one_line_error(tmp_path, case, pattern):
     folder = make_frames(tmp_path / "frames", n=3)
     out = tmp_path / "out.mp4"
@@ -197,7 +214,7 @@ def test_videos_use_codecs_browsers_play_and_odd_sizes_are_padded_not_cropped(tm
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(1, 11):
-        Image.fromarray(frame_image(i)[:H - 1, :W - 1]).save(frames / f"run_cycle-{i}.png")  # 63x47
+        Image.fromarray(frame_image(i)[: H - 1, : W - 1]).save(frames / f"run_cycle-{i}.png")  # 63x47
     for ext, codecs in [(".mp4", {"h264", "vp9"}), (".webm", {"vp9"})]:
         out = tmp_path / f"run{ext}"
         result = movie(frames, "-o", out, "--fps", 10, "--hold_last", 0)
@@ -209,7 +226,7 @@ def test_videos_use_codecs_browsers_play_and_odd_sizes_are_padded_not_cropped(tm
         got = read_video(out)
         assert len(got) == 10
         # Padded by repeating the last row and column: nothing of the frame was cut.
-        assert psnr(mse(got[3][:H - 1, :W - 1], frame_image(4)[:H - 1, :W - 1])) >= 30
+        assert psnr(mse(got[3][: H - 1, : W - 1], frame_image(4)[: H - 1, : W - 1])) >= 30
         assert psnr(mse(got[3][H - 1], got[3][H - 2])) >= 30
 
 
@@ -222,7 +239,8 @@ def test_chromium_plays_the_mp4_and_the_webm(tmp_path):
         result = movie(frames, "-o", tmp_path / name, "--fps", 10, "--hold_last", 0)
         assert result.returncode == 0, result.stderr
     page = tmp_path / "play.html"
-    page.write_text("""<!doctype html><pre id="out">waiting</pre><script>
+    page.write_text(
+        """<!doctype html><pre id="out">waiting</pre><script>
       const found = {};
       const names = NAMES;
       for (const name of names) {
@@ -237,7 +255,8 @@ def test_chromium_plays_the_mp4_and_the_webm(tmp_path):
         video.onerror = () => report({error: video.error.code});
         video.src = name;
       }
-    </script>""".replace("NAMES", json.dumps(names)))
+    </script>""".replace("NAMES", json.dumps(names))
+    )
     played = page_text(page)
     for name in names:
         assert played[name].get("readyState", 0) >= 2, played  # HAVE_CURRENT_DATA: a frame was decoded

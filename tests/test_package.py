@@ -13,12 +13,20 @@ from conftest import ROOT
 def installed(tmp_path_factory):
     """The checkout built as a wheel and installed (without dependencies) into a folder of its own."""
     tmp = tmp_path_factory.mktemp("package")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next((tmp / "dist").glob("scalefree-*.whl"))
     target = tmp / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return wheel, target
 
 
@@ -44,8 +52,9 @@ def test_installed_command_trains_the_bundled_photo_from_another_folder(installe
     assert version.returncode == 0 and re.fullmatch(r"scalefree \d+\.\d+\.\d+\n", version.stdout)
     where = run_installed(target, tmp_path, sys.executable, "-c", "import scalefree; print(scalefree.__file__)")
     assert where.stdout.startswith(str(target)), where.stdout
-    result = run_installed(target, tmp_path, sys.executable, "-m", "scalefree", "-d", "4", "-n", "4", "-c", "1",
-                           "--no_display", "-p", "8")
+    result = run_installed(
+        target, tmp_path, sys.executable, "-m", "scalefree", "-d", "4", "-n", "4", "-c", "1", "--no_display", "-p", "8"
+    )
     assert result.returncode == 0, result.stderr
     assert "astronaut" in result.stdout and re.search(r"^cycle\s+1\b", result.stdout, re.M)
     assert list((tmp_path / "output").glob("astronaut_*.pkl"))

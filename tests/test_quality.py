@@ -9,8 +9,14 @@ from scalefree.train import Trainer, psnr
 
 # The recipe as first described: random dividers, Adam at one constant rate
 # for everything, the false gradient of tanh(5 E).
-PLAIN = {"init": "random", "replace_every": 0, "learning_rate": 0.001, "divider_lr_scale": 1.0, "lr_decay_steps": 0,
-         "gradient_sharpness": 5.0}
+PLAIN = {
+    "init": "random",
+    "replace_every": 0,
+    "learning_rate": 0.001,
+    "divider_lr_scale": 1.0,
+    "lr_decay_steps": 0,
+    "gradient_sharpness": 5.0,
+}
 
 
 # Measured, 48 px photo, 40 epochs, 24 dividers: lines gain 1.6-2.4 dB over
@@ -48,6 +54,10 @@ def test_residual_placement_and_moving_circles_beat_edge_starts():
     image = photo()
     seeds = (0, 1)
     ours = np.mean([fitted(image, 60, type="circular", n_dividers=12, n_hidden=8, seed=s) for s in seeds])
-    edges = np.mean([fitted(image, 60, type="circular", n_dividers=12, n_hidden=8, seed=s, init="edges",
-                            replace_every=0) for s in seeds])
+    edges = np.mean(
+        [
+            fitted(image, 60, type="circular", n_dividers=12, n_hidden=8, seed=s, init="edges", replace_every=0)
+            for s in seeds
+        ]
+    )
     assert ours >= edges + CIRCLE_MARGIN_DB, (ours, edges)

@@ -23,10 +23,12 @@ NATIVE = (
 
 def test_default_level_keeps_errors_and_python_warnings_only():
     shown = "".join(native_lines_to_show(NATIVE, 3))
-    assert shown == ("E0000 00:00:1795666647.000002    2599 other.cc:2] a real error\n"
-                     "/x/keras/src/y.py:12: UserWarning: from Python\n"
-                     "  warnings.warn(\n"
-                     "F0000 00:00:1795666647.000003    2599 fatal.cc:3] it died\n")
+    assert shown == (
+        "E0000 00:00:1795666647.000002    2599 other.cc:2] a real error\n"
+        "/x/keras/src/y.py:12: UserWarning: from Python\n"
+        "  warnings.warn(\n"
+        "F0000 00:00:1795666647.000003    2599 fatal.cc:3] it died\n"
+    )
 
 
 def test_level_one_keeps_warnings_and_zero_keeps_everything():
@@ -40,4 +42,3 @@ def test_importing_tensorflow_prints_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and result.stdout == "ok\n"
     assert result.stderr == "", result.stderr
-

@@ -64,8 +64,9 @@ def test_stop_event_ends_after_the_current_epoch(half_planes):
 
 def test_dividers_step_by_the_scaled_rate_and_rates_decay(half_planes):
     # SGD without momentum makes each step exactly rate x gradient.
-    config = Config(n_dividers=3, n_hidden=4, seed=0, optimizer="sgd", learning_rate=0.5,
-                    divider_lr_scale=0.25, lr_decay_steps=2)
+    config = Config(
+        n_dividers=3, n_hidden=4, seed=0, optimizer="sgd", learning_rate=0.5, divider_lr_scale=0.25, lr_decay_steps=2
+    )
     trainer = Trainer(config, half_planes)
     trainer.optimizer.momentum = 0.0
     from scalefree._tensorflow import tf
@@ -87,15 +88,22 @@ def test_dividers_step_by_the_scaled_rate_and_rates_decay(half_planes):
 def test_a_resumed_run_uses_the_learning_rate_it_is_given(half_planes):
     first = Trainer(Config(n_dividers=3, seed=0, learning_rate=0.01, lr_decay_steps=0), half_planes)
     first.train_epoch()
-    resumed = Trainer(Config(n_dividers=3, seed=0, learning_rate=0.0042, lr_decay_steps=0), half_planes,
-                      first.model.get_weights(), first.optimizer_weights(), first.epoch)
+    resumed = Trainer(
+        Config(n_dividers=3, seed=0, learning_rate=0.0042, lr_decay_steps=0),
+        half_planes,
+        first.model.get_weights(),
+        first.optimizer_weights(),
+        first.epoch,
+    )
     assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0042)
     # The step count carries on, so a decaying rate goes on from where it was.
     assert int(resumed.optimizer.iterations) == int(first.optimizer.iterations) > 0
 
 
-@pytest.mark.parametrize("shape, kind, batch", [((1, 1), "linear", 256), ((1, 64), "circular", 256),
-                                                ((64, 1), "linear", 256), ((64, 64), "linear", 9000)])
+@pytest.mark.parametrize(
+    "shape, kind, batch",
+    [((1, 1), "linear", 256), ((1, 64), "circular", 256), ((64, 1), "linear", 256), ((64, 64), "linear", 9000)],
+)
 def test_tiny_images_and_huge_batches_train(shape, kind, batch):
     image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
     trainer = Trainer(Config(type=kind, n_dividers=4, n_hidden=4, batch_size=batch, seed=0), image)

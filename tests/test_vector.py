@@ -8,7 +8,7 @@ import re
 import cairosvg
 import numpy as np
 import pytest
-from conftest import discs_image
+from conftest import discs_image, run_main
 from PIL import Image
 
 from scalefree import checkpoint
@@ -41,13 +41,13 @@ def flat_mask(picture):
     same = np.ones((h, w), bool)
     for dy in range(3):
         for dx in range(3):
-            same &= (padded[dy:dy + h, dx:dx + w] == picture).all(axis=2)
+            same &= (padded[dy : dy + h, dx : dx + w] == picture).all(axis=2)
     return same
 
 
 def psnr(a, b):
     mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
 @pytest.mark.parametrize("kind,n", [("linear", 32), ("circular", 24)])
@@ -88,8 +88,11 @@ def test_svg_has_no_seams_in_inkscape_librsvg_or_chromium(kind, n, tmp_path):
         path.write_text(svg(kind, dividers, tail, view_of(h, w, mult))[0])
         hard = render_partition(kind, dividers, tail, h, w, mult)
         size = hard.shape[1], hard.shape[0]
-        drawn = {"inkscape": inkscape_png(path, *size), "rsvg-convert": rsvg_png(path, *size),
-                 "chromium": screenshot(image_page(tmp_path, path, *size), *size)}
+        drawn = {
+            "inkscape": inkscape_png(path, *size),
+            "rsvg-convert": rsvg_png(path, *size),
+            "chromium": screenshot(image_page(tmp_path, path, *size), *size),
+        }
         flat = flat_mask(hard)
         for client, picture in drawn.items():
             # A seam is off; an edge anti-aliased between its two regions is not. (The exported SVG of
@@ -148,12 +151,6 @@ def test_a_circle_inside_a_region_is_painted_over_it():
     assert (drawn != hard).any(axis=2).mean() < 0.01
 
 
-def run_main(capsys, *args):
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture(scope="module")
 def trained_models(tmp_path_factory):
     """Checkpoints of a few cycles of lines and circles, trained by the command line."""
@@ -162,8 +159,30 @@ def trained_models(tmp_path_factory):
     Image.fromarray(discs_image(40)).save(image)
     models = {}
     for kind in ("linear", "circular", "relu"):
-        assert main(["-i", str(image), "-t", kind, "-d", "8", "-n", "8", "-c", "2", "-e", "3", "--seed", "0",
-                     "--output_dir", str(folder), "--no_display"]) == 0
+        assert (
+            main(
+                [
+                    "-i",
+                    str(image),
+                    "-t",
+                    kind,
+                    "-d",
+                    "8",
+                    "-n",
+                    "8",
+                    "-c",
+                    "2",
+                    "-e",
+                    "3",
+                    "--seed",
+                    "0",
+                    "--output_dir",
+                    str(folder),
+                    "--no_display",
+                ]
+            )
+            == 0
+        )
         models[kind] = folder / f"discs_40x40_{kind}_8d_8h.pkl"
     return models
 

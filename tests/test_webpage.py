@@ -55,7 +55,7 @@ def test_the_wheel_zooms_about_the_pointer_and_a_drag_moves_the_view(tmp_path):
     # The x2 render, seen through a W x H window about its centre moved 10 px left and 6 up.
     big = render_partition("linear", dividers, tail, H, W, 2)
     top, left = H // 2 - 6, W // 2 - 10
-    expected = big[top:top + H, left:left + W]
+    expected = big[top : top + H, left : left + W]
     psnr_db, off = agreement(drawn, expected)
     assert psnr_db >= 40 and off < 0.01, (psnr_db, off)
 
@@ -91,8 +91,30 @@ def models(tmp_path_factory):
     Image.fromarray(discs_image(40)).save(image)
     found = {}
     for kind in ("circular", "relu"):
-        assert main(["-i", str(image), "-t", kind, "-d", "6", "-n", "6", "-c", "1", "-e", "2", "--seed", "0",
-                     "--output_dir", str(folder), "--no_display"]) == 0
+        assert (
+            main(
+                [
+                    "-i",
+                    str(image),
+                    "-t",
+                    kind,
+                    "-d",
+                    "6",
+                    "-n",
+                    "6",
+                    "-c",
+                    "1",
+                    "-e",
+                    "2",
+                    "--seed",
+                    "0",
+                    "--output_dir",
+                    str(folder),
+                    "--no_display",
+                ]
+            )
+            == 0
+        )
         found[kind] = folder / f"discs_40x40_{kind}_6d_6h.pkl"
     return found
 
@@ -101,8 +123,11 @@ def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, c
     out = tmp_path / "discs.html"
     assert main(["-j", "-m", str(models["circular"]), "--html", str(out)]) == 0
     said = capsys.readouterr().out
-    match = re.search(r"wrote the page \(([\d.]+) kB, ([\d.]+) kB gzipped; PSNR ([\d.]+) dB against the photo; "
-                      r"rounding its weights cost (-?[\d.]+) dB\) to (.+)", said)
+    match = re.search(
+        r"wrote the page \(([\d.]+) kB, ([\d.]+) kB gzipped; PSNR ([\d.]+) dB against the photo; "
+        r"rounding its weights cost (-?[\d.]+) dB\) to (.+)",
+        said,
+    )
     assert match and match.group(5) == str(out), said
     assert float(match.group(1)) == pytest.approx(len(out.read_bytes()) / 1e3, abs=0.06)
     assert abs(float(match.group(4))) < 0.1
@@ -113,11 +138,14 @@ def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, c
     assert psnr_db >= 40 and off < 0.01
 
 
-@pytest.mark.parametrize("kind, args, pattern", [
-    ("circular", ["--html", "x.html"], "use it with --just_image"),
-    ("circular", ["-j", "--html", "x.svg"], "should end in .html"),
-    ("relu", ["-j", "--html", "x.html"], "relu model has no exact partition"),
-])
+@pytest.mark.parametrize(
+    "kind, args, pattern",
+    [
+        ("circular", ["--html", "x.html"], "use it with --just_image"),
+        ("circular", ["-j", "--html", "x.svg"], "should end in .html"),
+        ("relu", ["-j", "--html", "x.html"], "relu model has no exact partition"),
+    ],
+)
 def test_bad_page_requests_are_one_line_errors(models, tmp_path, capsys, kind, args, pattern):
     argv = ["-m", str(models[kind])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
     assert main(argv) != 0

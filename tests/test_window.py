@@ -37,8 +37,13 @@ def test_canvas_shows_exactly_the_images_it_is_handed(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["EGL_PLATFORM"] = "surfaceless"
     got, want = tmp_path / "got.npy", tmp_path / "want.npy"
-    result = subprocess.run([sys.executable, "-c", EGL_PIXELS, str(ROOT), str(got), str(want)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", EGL_PIXELS, str(ROOT), str(got), str(want)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(np.load(got), np.load(want))
 
@@ -61,13 +66,14 @@ def test_window_fits_the_screen_with_no_empty_band(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["EGL_PLATFORM"] = "surfaceless"
     got = tmp_path / "got.npy"
-    result = subprocess.run([sys.executable, "-c", FITTED, str(ROOT), str(got)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", FITTED, str(ROOT), str(got)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     pixels = np.load(got)
     height, width = pixels.shape[:2]
     assert width <= 1280 * 0.9 and height <= 800 * 0.9
-    pictures = pixels[:height - STATUS_HEIGHT]
+    pictures = pixels[: height - STATUS_HEIGHT]
     # Every row of the picture area shows the pictures: no black band above or below them.
     grey = pictures.astype(int).sum(axis=2)
     assert (grey > 0).mean(axis=1).min() > 0.95
@@ -107,8 +113,12 @@ def test_divider_segments_stay_in_the_frame():
 def xvfb():
     """A private X server; -displayfd avoids the display-number race of xvfb-run."""
     read, write = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as f:
         display = ":" + f.readline().strip()
@@ -123,9 +133,27 @@ def start_run(tmp_path, display, *extra):
     # Faulthandler: a hung run can be made to print every thread's stack (SIGABRT).
     env = {**os.environ, "DISPLAY": display, "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "8", "-n", "8", "-c", "0",
-         "--output_dir", str(tmp_path / "out"), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "image_learn.py"),
+            "-i",
+            str(image),
+            "-d",
+            "8",
+            "-n",
+            "8",
+            "-c",
+            "0",
+            "--output_dir",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def wait_for_cycle(proc):
@@ -141,8 +169,12 @@ def wait_for_cycle(proc):
 
 def find_window(display):
     for _ in range(50):
-        found = subprocess.run(["xdotool", "search", "--name", "scalefree"], capture_output=True, text=True,
-                               env={**os.environ, "DISPLAY": display})
+        found = subprocess.run(
+            ["xdotool", "search", "--name", "scalefree"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DISPLAY": display},
+        )
         if found.stdout.strip():
             return int(found.stdout.split()[0])
         time.sleep(0.2)
@@ -174,8 +206,9 @@ def test_window_stop_saves_and_exits_zero(tmp_path, xvfb, how):
         wait_for_cycle(proc)
         window = find_window(xvfb)
         if how == "escape":
-            subprocess.run(["xdotool", "key", "--window", str(window), "Escape"], check=True,
-                           env={**os.environ, "DISPLAY": xvfb})
+            subprocess.run(
+                ["xdotool", "key", "--window", str(window), "Escape"], check=True, env={**os.environ, "DISPLAY": xvfb}
+            )
         else:
             close_like_a_window_manager(xvfb, window)
         # Timed from delivery: opening the test's own X connection has taken
@@ -203,9 +236,24 @@ def test_without_a_display_the_run_goes_on_and_says_so(tmp_path):
     Image.fromarray(half_planes_image(32)).save(image)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "3", "-c", "2",
-         "--output_dir", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "image_learn.py"),
+            "-i",
+            str(image),
+            "-d",
+            "3",
+            "-c",
+            "2",
+            "--output_dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "no preview window (no display)" in result.stdout
     assert len(re.findall(r"^cycle", result.stdout, re.M)) == 2
-

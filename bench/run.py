@@ -1,10 +1,10 @@
 """The benchmark: training speed and quality, the first tool's settings side by side,
 render time and memory, start-up. Prints tables (Markdown) and can save them.
 
-    python -m scalefree.bench                   # the speed run, several minutes
-    python -m scalefree.bench --quality         # PSNR over photos, types and N: about half an hour
-    python -m scalefree.bench --quick           # a smoke run of both, a few seconds
-    python -m scalefree.bench --save bench/results
+    python -m bench                   # the speed run, several minutes
+    python -m bench --quality         # PSNR over photos, types and N: about half an hour
+    python -m bench --quick           # a smoke run of both, a few seconds
+    python -m bench --save bench/results
 """
 
 import argparse
@@ -22,8 +22,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
-FIRST_TOOL = {"optimizer": "adadelta", "learning_rate": 0.01, "batch_size": 16, "init": "random", "replace_every": 0,
-              "gradient_sharpness": 5.0, "divider_lr_scale": 1.0, "lr_decay_steps": 0}
+FIRST_TOOL = {
+    "optimizer": "adadelta",
+    "learning_rate": 0.01,
+    "batch_size": 16,
+    "init": "random",
+    "replace_every": 0,
+    "gradient_sharpness": 5.0,
+    "divider_lr_scale": 1.0,
+    "lr_decay_steps": 0,
+}
 FIRST_TOOL_EPOCHS = 20
 # One photo of each kind: portrait, animal fur (textured), landscape, flat graphic.
 QUALITY_PHOTOS = ["scalefree/data/astronaut.png", "assets/chelsea.png", "assets/rocket.png", "assets/poster.png"]
@@ -46,8 +54,8 @@ def flops_per_pixel(n, m):
 
 
 def _trainer(image, kind, n, m, **overrides):
-    from .config import Config
-    from .train import Trainer
+    from scalefree.config import Config
+    from scalefree.train import Trainer
 
     return Trainer(Config(type=kind, n_dividers=n, n_hidden=m, **{"seed": 0, **overrides}), image)
 
@@ -65,7 +73,7 @@ def train_for(trainer, seconds, marks, stop_psnr=None, already=0.0):
     `stop_psnr`, also return the training time at the end of the first epoch
     whose PSNR reaches it (None if never).
     """
-    from .train import psnr
+    from scalefree.train import psnr
 
     trained, epoch_times, at_marks, reached = already, [], {}, None
     cpu = wall = 0.0
@@ -111,20 +119,34 @@ def bench_training(image, seconds, marks):
             full_times.append(time.perf_counter() - t0)
         full_epoch = statistics.median(full_times[1:])
         rate = pixels / run["epoch_s"]
-        rows.append([
-            f"{kind} {n}/{m}", f"{run['epoch_s']:.3f}", f"{rate / 1e6:.2f}",
-            f"{rate * flops_per_pixel(n, m) / 1e9:.1f}", f"{run['cpu_util'] * 100:.0f}%",
-            f"{full_epoch:.3f}", f"{run['epoch_s'] / full_epoch:.2f}",
-            *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks],
-        ])
-    header = ["config", "s/epoch", "Mpx·epoch/s", "GFLOP/s", "CPU (of all cores)", "full-batch s/epoch",
-              "epoch / full-batch", *[f"PSNR@{mk:g}s" for mk in marks]]
+        rows.append(
+            [
+                f"{kind} {n}/{m}",
+                f"{run['epoch_s']:.3f}",
+                f"{rate / 1e6:.2f}",
+                f"{rate * flops_per_pixel(n, m) / 1e9:.1f}",
+                f"{run['cpu_util'] * 100:.0f}%",
+                f"{full_epoch:.3f}",
+                f"{run['epoch_s'] / full_epoch:.2f}",
+                *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks],
+            ]
+        )
+    header = [
+        "config",
+        "s/epoch",
+        "Mpx·epoch/s",
+        "GFLOP/s",
+        "CPU (of all cores)",
+        "full-batch s/epoch",
+        "epoch / full-batch",
+        *[f"PSNR@{mk:g}s" for mk in marks],
+    ]
     return header, rows
 
 
 def bench_first_tool(image, epochs, limit_seconds):
     """The first tool's settings for `epochs` epochs, then ours to the same PSNR."""
-    from .train import psnr
+    from scalefree.train import psnr
 
     kind, n, m = CONFIGS[0]
     theirs = _trainer(image, kind, n, m, **FIRST_TOOL)
@@ -138,11 +160,20 @@ def bench_first_tool(image, epochs, limit_seconds):
     reached = ours["reached_s"]
     header = ["run", "settings", "PSNR", "training seconds", "speed-up"]
     rows = [
-        [f"first tool's, {epochs} epochs", "adadelta lr 0.01, batch 16, random init",
-         f"{bar:.2f}", f"{t_theirs:.1f}", "1x"],
-        ["ours, to the same PSNR", "defaults", f"{bar:.2f}" if reached else "not reached",
-         f"{reached:.2f}" if reached else f"> {limit_seconds:g}",
-         f"{t_theirs / reached:.0f}x" if reached else "-"],
+        [
+            f"first tool's, {epochs} epochs",
+            "adadelta lr 0.01, batch 16, random init",
+            f"{bar:.2f}",
+            f"{t_theirs:.1f}",
+            "1x",
+        ],
+        [
+            "ours, to the same PSNR",
+            "defaults",
+            f"{bar:.2f}" if reached else "not reached",
+            f"{reached:.2f}" if reached else f"> {limit_seconds:g}",
+            f"{t_theirs / reached:.0f}x" if reached else "-",
+        ],
     ]
     return header, rows
 
@@ -152,7 +183,7 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
 
     With `longest_side`, each photo is first shrunk to it (the quick run).
     """
-    from .images import downscale, read_image
+    from scalefree.images import downscale, read_image
 
     rows = []
     for path in photos:
@@ -167,8 +198,14 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
                 trainer = _trainer(image, kind, n, m, seed=seed)
                 # Setting up (edge initialisation included) counts against the budget.
                 run = train_for(trainer, seconds, marks, already=time.perf_counter() - started)
-                rows.append([os.path.basename(path), kind, f"{n}/{m}",
-                             *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks]])
+                rows.append(
+                    [
+                        os.path.basename(path),
+                        kind,
+                        f"{n}/{m}",
+                        *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks],
+                    ]
+                )
     return ["photo", "type", "N/M", *[f"PSNR@{mk:g}s" for mk in marks]], rows
 
 
@@ -181,20 +218,6 @@ def quality_curve(rows):
     header = ["type", *[f"N={n}" for n in ns]]
     out = [[kind, *[f"{statistics.mean(per[n]):.2f}" if n in per else "-" for n in ns]] for kind, per in by.items()]
     return header, out
-
-
-RENDER_CHILD = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from scalefree.app import Run, render_run
-run = Run({"model_file": sys.argv[2], "output_dir": sys.argv[3]})
-trainer = run.trainer()
-side = int(sys.argv[4])
-h, w = run.size
-t0 = time.perf_counter()
-picture = render_run(run, trainer, side / max(h, w), 0.0)
-print(time.perf_counter() - t0, picture.shape[0], picture.shape[1])
-"""
 
 
 class PeakMemory:
@@ -226,22 +249,34 @@ class PeakMemory:
 
     def gigabytes(self):
         self._thread.join(timeout=5)
-        return self.peak_kb / 1024 ** 2
+        return self.peak_kb / 1024**2
 
 
 def bench_render(image, sides, workdir):
-    from .checkpoint import Checkpoint
+    from scalefree.checkpoint import Checkpoint
 
     trainer = _trainer(image, "linear", 128, 32)
     trainer.train_epoch()
     model = os.path.join(workdir, "render.pkl")
-    Checkpoint(config=trainer.config, image=image, image_name="bench.png", weights=trainer.model.get_weights(),
-               cycle=1, epoch=1).write(model)
+    Checkpoint(
+        config=trainer.config,
+        image=image,
+        image_name="bench.png",
+        weights=trainer.model.get_weights(),
+        cycle=1,
+        epoch=1,
+    ).write(model)
     rows = []
     for side in sides:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.Popen([sys.executable, "-c", RENDER_CHILD, str(ROOT), model, workdir, str(side)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.render_child", model, str(side)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
         peak = PeakMemory(proc.pid)
         out = proc.stdout.read()
         status = proc.wait()
@@ -251,42 +286,58 @@ def bench_render(image, sides, workdir):
             rows.append([f"{side}x{side}", "failed", "-", "-"])
             continue
         seconds, h, w = out.split()
-        rows.append([f"{w}x{h}", f"{int(w) * int(h) / 1e6:.1f}", f"{float(seconds):.2f}",
-                     f"{peak.gigabytes():.2f}"])
+        rows.append([f"{w}x{h}", f"{int(w) * int(h) / 1e6:.1f}", f"{float(seconds):.2f}", f"{peak.gigabytes():.2f}"])
     return ["render (128 lines / 32)", "Mpx", "seconds", "peak RSS GB"], rows
 
 
 def bench_startup(workdir):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "image_learn.py"), "--help"], capture_output=True, env=env,
-                   check=True)
+    subprocess.run([sys.executable, str(ROOT / "image_learn.py"), "--help"], capture_output=True, env=env, check=True)
     help_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), "-d", "128", "-n", "32", "-c", "1",
-                             "--no_display", "--output_dir", workdir],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "image_learn.py"),
+            "-d",
+            "128",
+            "-n",
+            "32",
+            "-c",
+            "1",
+            "--no_display",
+            "--output_dir",
+            workdir,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     first = float("nan")
     for line in proc.stdout:
         if line.startswith("cycle"):
             first = time.perf_counter() - t0
     proc.wait()
-    return ["start-up", "seconds"], [["image_learn.py --help", f"{help_s:.2f}"],
-                                     ["launch to first cycle line (default image, 128/32)", f"{first:.2f}"]]
+    return ["start-up", "seconds"], [
+        ["image_learn.py --help", f"{help_s:.2f}"],
+        ["launch to first cycle line (default image, 128/32)", f"{first:.2f}"],
+    ]
 
 
 def phone_photo(path, size=(4032, 3024), seed=0):
     """A stand-in for a 12-megapixel phone photo: the bundled photo enlarged, sensor-like noise, JPEG."""
     from PIL import Image
 
-    from .images import read_bundled_image
+    from scalefree.images import read_bundled_image
 
     w, h = size
     small = read_bundled_image()
     side = max(w, h)
     big = np.asarray(Image.fromarray(small).resize((side, side), Image.LANCZOS))
     top, left = (side - h) // 2, (side - w) // 2
-    big = big[top:top + h, left:left + w].astype(np.float32)
+    big = big[top : top + h, left : left + w].astype(np.float32)
     big += np.random.default_rng(seed).normal(0, 3, big.shape).astype(np.float32)
     Image.fromarray(np.clip(big + 0.5, 0, 255).astype(np.uint8)).save(path, quality=92)
 
@@ -294,8 +345,9 @@ def phone_photo(path, size=(4032, 3024), seed=0):
 def _timed_run(args):
     """Run image_learn.py; seconds to its first line and to its first cycle line, peak RSS (GB), stdout."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "image_learn.py"), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak = PeakMemory(proc.pid)
     first = first_cycle = float("nan")
     lines = []
@@ -316,9 +368,9 @@ def _timed_run(args):
 
 def _full_size_psnr(model, photo_path):
     """PSNR of a saved model rendered over the whole photo, at the photo's own size, against it."""
-    from .app import Run, render_run
-    from .images import read_image
-    from .train import psnr
+    from scalefree.app import Run, render_run
+    from scalefree.images import read_image
+    from scalefree.train import psnr
 
     run = Run({"model_file": model, "input_image": photo_path})
     picture = render_run(run, run.trainer(), 1.0, 0.0)
@@ -331,16 +383,29 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
     """A phone-sized photo through the command line, and the same run on a copy shrunk by hand."""
     from PIL import Image
 
-    from .config import PIXEL_BUDGET
-    from .images import read_image, shrunk_size, working_factor
+    from scalefree.config import PIXEL_BUDGET
+    from scalefree.images import read_image, shrunk_size, working_factor
 
     photo = os.path.join(workdir, "phone.jpg")
     phone_photo(photo, size)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import scalefree._tensorflow"], check=True, cwd=ROOT)
     tf_load = time.perf_counter() - t0
-    common = ["-d", "128", "-t", "linear", "--max_seconds", f"{seconds:g}", "--no_display", "--seed", "0",
-              "--output_dir", workdir, "--overwrite", *extra]
+    common = [
+        "-d",
+        "128",
+        "-t",
+        "linear",
+        "--max_seconds",
+        f"{seconds:g}",
+        "--no_display",
+        "--seed",
+        "0",
+        "--output_dir",
+        workdir,
+        "--overwrite",
+        *extra,
+    ]
     first, first_cycle, rss, out = _timed_run(["-i", photo, *common])
     model = out.split("model saved to ")[1].split()[0]
     full = _full_size_psnr(model, photo)
@@ -351,15 +416,22 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
     Image.fromarray(read_image(photo)).resize((small_w, small_h), Image.LANCZOS).save(small)
     *_, out_small = _timed_run(["-i", small, *common])
     by_hand = _full_size_psnr(out_small.split("model saved to ")[1].split()[0], photo)
-    return (["figure", "value"],
-             [["photo", f"{w}x{h} JPEG ({os.path.getsize(photo) / 1e6:.1f} MB), -d 128 -t linear, "
-                        f"trained at {small_w}x{small_h}"],
-              ["TensorFlow import alone (s)", f"{tf_load:.2f}"],
-              ["launch to first line of its own (s)", f"{first:.2f}"],
-              ["launch to first cycle line (s)", f"{first_cycle:.2f}"],
-              ["peak RSS (GB)", f"{rss:.2f}"],
-              [f"PSNR after {seconds:g} s, rendered at {w}x{h} against the photo (dB)", f"{full:.2f}"],
-              [f"same, trained on a copy shrunk by hand to {small_w}x{small_h} (dB)", f"{by_hand:.2f}"]])
+    return (
+        ["figure", "value"],
+        [
+            [
+                "photo",
+                f"{w}x{h} JPEG ({os.path.getsize(photo) / 1e6:.1f} MB), -d 128 -t linear, "
+                f"trained at {small_w}x{small_h}",
+            ],
+            ["TensorFlow import alone (s)", f"{tf_load:.2f}"],
+            ["launch to first line of its own (s)", f"{first:.2f}"],
+            ["launch to first cycle line (s)", f"{first_cycle:.2f}"],
+            ["peak RSS (GB)", f"{rss:.2f}"],
+            [f"PSNR after {seconds:g} s, rendered at {w}x{h} against the photo (dB)", f"{full:.2f}"],
+            [f"same, trained on a copy shrunk by hand to {small_w}x{small_h} (dB)", f"{by_hand:.2f}"],
+        ],
+    )
 
 
 def table(title, header, rows):
@@ -369,16 +441,19 @@ def table(title, header, rows):
 
 
 def machine():
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m scalefree.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny image, about a second per item: a smoke run")
     ns = ", ".join(map(str, QUALITY_NS))
-    p.add_argument("--quality", action="store_true",
-                   help=f"the quality table instead: PSNR for each photo, type and N in {ns}")
+    p.add_argument(
+        "--quality", action="store_true", help=f"the quality table instead: PSNR for each photo, type and N in {ns}"
+    )
     bundled = ", ".join(os.path.basename(p) for p in QUALITY_PHOTOS)
     p.add_argument("--photos", nargs="+", metavar="IMAGE", help=f"for --quality (default: the bundled {bundled})")
     p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
@@ -387,7 +462,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    from .images import downscale, read_bundled_image, read_image
+    from scalefree.images import downscale, read_bundled_image, read_image
 
     if args.quality:
         return _main_quality(args)
@@ -400,9 +475,11 @@ def main(argv=None):
         seconds, marks, first_epochs, limit, sides = 60.0, [10, 30, 60], FIRST_TOOL_EPOCHS, 120.0, [4096, 16384]
         photo_size, photo_seconds = (4032, 3024), 60.0
     h, w = image.shape[:2]
-    parts = [f"## scalefree benchmark, {datetime.date.today()}\n",
-             f"Machine: {machine()}. Image: {os.path.basename(args.image or 'astronaut.png')} at {w}x{h} "
-             f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n"]
+    parts = [
+        f"## scalefree benchmark, {datetime.date.today()}\n",
+        f"Machine: {machine()}. Image: {os.path.basename(args.image or 'astronaut.png')} at {w}x{h} "
+        f"({w * h} px). FLOP count per pixel: 3 x (12 N + 2 (N M + 3 M)).\n",
+    ]
     print("\n".join(parts), flush=True)
     with tempfile.TemporaryDirectory() as workdir:
         for title, make in [
@@ -425,14 +502,15 @@ def _main_quality(args):
         header, rows = bench_quality(photos[:2], QUALITY_TYPES, [2, 4], 1.0, [0.5, 1.0], longest_side=32)
     else:
         header, rows = bench_quality(photos, args.types, QUALITY_NS, 60.0, [10, 30, 60])
-    parts = [f"## scalefree quality, {datetime.date.today()}\n",
-             f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
-             f"initialisation) counts against the time. "
-             f"Photos at {'32' if args.quick else 'their own size (the bundled ones: 256'} px on the longer side"
-             f"{'' if args.quick else ')'}.\n",
-             table("PSNR (dB) against training time", header, rows),
-             table("PSNR at the last mark against N (mean over the photos)", *quality_curve(rows)),
-             ]
+    parts = [
+        f"## scalefree quality, {datetime.date.today()}\n",
+        f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
+        f"initialisation) counts against the time. "
+        f"Photos at {'32' if args.quick else 'their own size (the bundled ones: 256'} px on the longer side"
+        f"{'' if args.quick else ')'}.\n",
+        table("PSNR (dB) against training time", header, rows),
+        table("PSNR at the last mark against N (mean over the photos)", *quality_curve(rows)),
+    ]
     for part in parts:
         print(part, flush=True)
     _save(args.save, "-quality", "\n".join(parts))
