@@ -416,7 +416,8 @@ def _train(training, app, mailbox, log):
 
 def _frame_sender(run, mailbox):
     """What the training thread calls after each cycle to hand the window a frame."""
-    from .window import divider_segments, status_line
+    from .geometry import divider_segments
+    from .window import status_line
 
     h, w = run.size
 
@@ -448,7 +449,8 @@ def _about(run):
 
 def export_svg(run, path, log=_print):
     """Write the run's partition, in the view set by -x and -b, as SVG."""
-    from .vector import svg, view_of
+    from .arrangement import view_of
+    from .svg import svg_document
 
     c = run.config
     dividers, colour_layers = _partition(run)
@@ -457,7 +459,9 @@ def export_svg(run, path, log=_print):
         f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
         f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}"
     )
-    document, n_cells = svg(c.type, dividers, colour_layers, view_of(*run.photo_size, c.disp_mult, c.border), about)
+    document, n_cells = svg_document(
+        c.type, dividers, colour_layers, view_of(*run.photo_size, c.disp_mult, c.border), about
+    )
     write_text(path, document)
     log(
         f"wrote {n_cells} regions ({len(document) / 1e3:.0f} kB) in {time.perf_counter() - started:.1f} s "

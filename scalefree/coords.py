@@ -33,6 +33,13 @@ def pixel_axes(height, width, mult=1.0, border=0.0):
     return ys.astype(np.float32), xs.astype(np.float32)
 
 
+def plane_to_pixels(xy, height, width):
+    """Plane (x, y) -> pixel coordinates of the training frame (0 at its top-left corner, not at a centre)."""
+    scale = max(height, width) / 2.0
+    xy = np.asarray(xy)
+    return np.stack([xy[..., 0] * scale + width / 2.0, xy[..., 1] * scale + height / 2.0], axis=-1)
+
+
 def grid(ys, xs):
     """All (x, y) pairs of a grid, row by row, shape (len(ys) * len(xs), 2)."""
     xx, yy = np.meshgrid(xs, ys)

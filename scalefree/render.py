@@ -3,6 +3,7 @@
 import numpy as np
 
 from .coords import grid, pixel_axes
+from .geometry import row_crossings
 from .images import to_uint8
 
 # Pixels evaluated per call: bounds memory whatever the render size.
@@ -32,40 +33,6 @@ def paint(hidden, w2, b2):
     return to_uint8(1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2))))
 
 
-def _row_events(kind, centers, second, ys, xs):
-    """For each row and unit: the unit's sign left of the row, and where it flips.
-
-    Returns (start (rows, N) of +-1, columns (rows, N, k), deltas (rows, N, k)
-    of +-2), with k = 1 flip per line and 2 per circle; a flip at column c
-    applies from column c on, and a flip at len(xs) never shows.
-    """
-    cx, cy = centers[:, 0], centers[:, 1]
-    y = ys[:, None]
-    if kind == "linear":
-        a, b = np.cos(second), np.sin(second)
-        # Sign of a (x - cx) + b (y - cy) along the row, linear in x.
-        offset = (y - cy) * b - cx * a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = -offset / a
-        after = np.where(a > 0, 1.0, -1.0)
-        flat = a == 0
-        start = np.where(flat, np.sign(offset) + (offset == 0), -after)
-        column = np.searchsorted(xs, np.where(flat, np.inf, root).ravel(), side="right").reshape(root.shape)
-        column = np.where(flat, len(xs), column)
-        return start, column[..., None], (2 * after * np.ones_like(root))[..., None]
-    r = np.exp(second)
-    half2 = r * r - (y - cy) ** 2
-    crosses = half2 > 0
-    half = np.sqrt(np.where(crosses, half2, 0.0))
-    enter = np.searchsorted(xs, (cx - half).ravel(), side="right").reshape(half.shape)
-    leave = np.searchsorted(xs, (cx + half).ravel(), side="left").reshape(half.shape)
-    enter = np.where(crosses, enter, len(xs))
-    leave = np.where(crosses, leave, len(xs))
-    start = np.ones_like(half)
-    deltas = np.stack([np.full_like(half, -2.0), np.full_like(half, 2.0)], axis=-1)
-    return start, np.stack([enter, leave], axis=-1), deltas
-
-
 def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256, on_rows=None):
     """Render with hard dividers: each region gets exactly one colour, edges stay sharp at any zoom.
 
@@ -83,7 +50,7 @@ def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, bor
     for top in range(0, len(ys), band_rows):
         band = ys[top : top + band_rows]
         rows = len(band)
-        start, columns, deltas = _row_events(kind, centers, second, band, xs)
+        start, columns, deltas = row_crossings(kind, centers, second, band, xs)
         n = columns.shape[1]
         unit = np.repeat(np.arange(n), columns.shape[2])
         columns = np.minimum(columns.reshape(rows, -1), len(xs))

@@ -19,7 +19,7 @@ from .coords import grid, pixel_axes
 from .geometry import sides
 from .images import picture_psnr
 from .render import paint
-from .vector import _xml_text
+from .svg import xml_text
 
 # The first layer's weights are integers of one character (6 bits) each, or
 # of two (12 bits) when one would move the frame's colours by more than
@@ -125,7 +125,7 @@ def page(kind, dividers, colour_layers, height, width, about="", title="scalefre
     }
     # Inside <script>, "</" would end it early; JSON may write it as "<\/".
     text = json.dumps(model, separators=(",", ":")).replace("</", "<\\/")
-    return _template().substitute(title=_xml_text(title), model=text), drawn
+    return _template().substitute(title=xml_text(title), model=text), drawn
 
 
 def _template():

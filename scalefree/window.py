@@ -97,36 +97,6 @@ class Mailbox:
         return item
 
 
-def divider_segments(kind, weights, height, width):
-    """Line segments in image pixel coordinates that draw the dividers.
-
-    `weights` are the divider layer's (centers, angles) or (centers, log_radii)
-    in plane coordinates; lines are drawn across the whole frame, circles as
-    polygons, and everything is clipped to the frame.
-    """
-    centers, second = weights
-    scale = max(height, width) / 2.0
-
-    def to_pixels(xy):
-        return np.stack([xy[..., 0] * scale + width / 2.0, xy[..., 1] * scale + height / 2.0], axis=-1)
-
-    if kind == "linear":
-        direction = np.stack([-np.sin(second), np.cos(second)], axis=1)
-        t = np.linspace(-4, 4, 400)[None, :, None]
-        points = to_pixels(centers[:, None, :] + t * direction[:, None, :])
-    else:
-        angle = np.linspace(0, 2 * np.pi, 129)[None, :]
-        r = np.exp(second)[:, None]
-        points = to_pixels(np.stack([centers[:, :1] + r * np.cos(angle), centers[:, 1:] + r * np.sin(angle)], axis=-1))
-    starts, ends = points[:, :-1].reshape(-1, 2), points[:, 1:].reshape(-1, 2)
-
-    def inside(p):
-        return (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
-
-    keep = inside(starts) & inside(ends)
-    return np.stack([starts[keep], ends[keep]], axis=1).reshape(-1, 2).astype(np.float32)
-
-
 class PreviewCanvas:
     """A VisPy canvas showing target | approximation, a status line and the dividers."""
 

@@ -51,3 +51,21 @@ def half_planes():
 @pytest.fixture
 def discs():
     return discs_image()
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory):
+    """Checkpoints of a few cycles of 8 lines, circles and relu units on three discs, trained by the command line."""
+    from PIL import Image
+
+    from scalefree.commands import image_learn
+
+    folder = tmp_path_factory.mktemp("models")
+    image = folder / "discs.png"
+    Image.fromarray(discs_image(40)).save(image)
+    models = {}
+    for kind in ("linear", "circular", "relu"):
+        argv = ["-i", str(image), "-t", kind, "-d", "8", "-n", "8", "-c", "2", "-e", "3", "--seed", "0"]
+        assert image_learn([*argv, "--output_dir", str(folder), "--no_display"]) == 0
+        models[kind] = folder / f"discs_40x40_{kind}_8d_8h.pkl"
+    return models

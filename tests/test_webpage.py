@@ -6,9 +6,8 @@ import re
 import numpy as np
 import pytest
 from clients import agreement, screenshot
-from conftest import discs_image
 from PIL import Image
-from test_vector import flat_mask, psnr, random_model
+from test_svg import flat_mask, psnr, random_model
 
 from scalefree.commands import image_learn as main
 from scalefree.coords import grid, pixel_axes
@@ -84,44 +83,9 @@ def test_a_page_of_128_lines_and_32_colour_units_is_a_few_kilobytes():
     assert "http" not in re.sub(r"<!doctype html>", "", html, flags=re.I)  # nothing fetched from a network
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    image = folder / "discs.png"
-    Image.fromarray(discs_image(40)).save(image)
-    found = {}
-    for kind in ("circular", "relu"):
-        assert (
-            main(
-                [
-                    "-i",
-                    str(image),
-                    "-t",
-                    kind,
-                    "-d",
-                    "6",
-                    "-n",
-                    "6",
-                    "-c",
-                    "1",
-                    "-e",
-                    "2",
-                    "--seed",
-                    "0",
-                    "--output_dir",
-                    str(folder),
-                    "--no_display",
-                ]
-            )
-            == 0
-        )
-        found[kind] = folder / f"discs_40x40_{kind}_6d_6h.pkl"
-    return found
-
-
-def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, capsys):
+def test_command_line_writes_the_page_and_says_what_it_costs(trained_models, tmp_path, capsys):
     out = tmp_path / "discs.html"
-    assert main(["-j", "-m", str(models["circular"]), "--html", str(out)]) == 0
+    assert main(["-j", "-m", str(trained_models["circular"]), "--html", str(out)]) == 0
     said = capsys.readouterr().out
     match = re.search(
         r"wrote the page \(([\d.]+) kB, ([\d.]+) kB gzipped; PSNR ([\d.]+) dB against the photo; "
@@ -132,7 +96,7 @@ def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, c
     assert float(match.group(1)) == pytest.approx(len(out.read_bytes()) / 1e3, abs=0.06)
     assert abs(float(match.group(4))) < 0.1
     shot = screenshot(out, 80, 80, "#x=2")
-    code = main(["-j", "-m", str(models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
+    code = main(["-j", "-m", str(trained_models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
     assert code == 0
     psnr_db, off = agreement(shot, np.asarray(Image.open(tmp_path / "hard.png")))
     assert psnr_db >= 40 and off < 0.01
@@ -146,8 +110,8 @@ def test_command_line_writes_the_page_and_says_what_it_costs(models, tmp_path, c
         ("relu", ["-j", "--html", "x.html"], "relu model has no exact partition"),
     ],
 )
-def test_bad_page_requests_are_one_line_errors(models, tmp_path, capsys, kind, args, pattern):
-    argv = ["-m", str(models[kind])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+def test_bad_page_requests_are_one_line_errors(trained_models, tmp_path, capsys, kind, args, pattern):
+    argv = ["-m", str(trained_models[kind])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
     assert main(argv) != 0
     assert pattern in capsys.readouterr().err.strip().splitlines()[-1]
     assert not list(tmp_path.iterdir())

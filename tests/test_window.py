@@ -14,7 +14,7 @@ from conftest import ROOT, half_planes_image
 from PIL import Image
 
 from scalefree import checkpoint
-from scalefree.window import GAP, STATUS_HEIGHT, Mailbox, divider_segments, fit_size
+from scalefree.window import GAP, STATUS_HEIGHT, Mailbox, fit_size
 
 EGL_PIXELS = textwrap.dedent("""
     import os, sys
@@ -95,18 +95,6 @@ def test_mailbox_keeps_only_the_newest():
     box.put(1)
     box.put(2)
     assert box.take() == 2 and box.take() is None
-
-
-def test_divider_segments_stay_in_the_frame():
-    centers = np.array([[0.0, 0.0], [0.5, 0.5]], np.float32)
-    segs = divider_segments("linear", (centers, np.array([0.0, 1.0], np.float32)), 40, 60)
-    assert len(segs) > 0 and segs[:, 0].min() >= 0 and segs[:, 0].max() <= 60
-    assert segs[:, 1].min() >= 0 and segs[:, 1].max() <= 40
-    # A vertical line through the centre (normal along x) sits at x = width / 2.
-    first = divider_segments("linear", (centers[:1], np.array([0.0], np.float32)), 40, 60)
-    np.testing.assert_allclose(first[:, 0], 30.0, atol=1e-4)
-    circle = divider_segments("circular", (centers[:1], np.log(np.array([0.5], np.float32))), 40, 60)
-    np.testing.assert_allclose(np.hypot(circle[:, 0] - 30, circle[:, 1] - 20), 15.0, rtol=1e-3)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The learnt partition as exact vector regions, and as SVG.
+"""The learnt partition as exact vector regions: the arrangement of the dividers.
 
 Hard dividers cut the view into the cells of an arrangement of lines or
 circles; every cell is one colour. Cells are found as the faces of the
@@ -9,17 +9,12 @@ cells are exact at any zoom.
 """
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .coords import output_shape, pixel_pitch
-from .render import paint
-
-# Width, in pixels of the view, of the stroke that grows the cells under the
-# exact ones: it fills an anti-aliasing seam wherever the SVG is shown at its size or larger.
-SEAM_STROKE = 1.0
+from .geometry import sides
 
 # Crossings closer than this (in units of the view's size) to the border
 # count as outside the view; keeps a crossing from landing on the border.
@@ -300,12 +295,6 @@ def _edge_length(e, points):
     return math.hypot(x1 - x0, y1 - y0)
 
 
-def _signs_at(kind, centers, second, x, y):
-    if kind == "linear":
-        return np.sign((x - centers[:, 0]) * np.cos(second) + (y - centers[:, 1]) * np.sin(second))
-    return np.sign(np.hypot(x - centers[:, 0], y - centers[:, 1]) - np.exp(second))
-
-
 def _cell_signs(kind, centers, second, edge, points):
     """Every divider's sign inside the face left of `edge`, read at the edge's midpoint.
 
@@ -318,7 +307,7 @@ def _cell_signs(kind, centers, second, edge, points):
         cx, cy, r = edge.circle
         mid = edge.angle0 + edge.sweep / 2
         x, y = cx + r * math.cos(mid), cy + r * math.sin(mid)
-    signs = _signs_at(kind, centers, second, x, y)
+    signs = sides(kind, (centers, second), [[x, y]])[0]
     i = edge.curve
     if i >= 0:
         if kind == "linear":
@@ -328,7 +317,6 @@ def _cell_signs(kind, centers, second, edge, points):
         else:
             # Counter-clockwise round a circle its inside is on the left.
             signs[i] = -1.0 if edge.sweep > 0 else 1.0
-    signs[signs == 0] = 1.0
     return signs
 
 
@@ -358,73 +346,3 @@ def cells(kind, dividers, view):
         found.append(Cell(walk, area, _cell_signs(kind, centers, second, longest, graph.points)))
     found.sort(key=lambda c: -c.area)
     return found, graph.points
-
-
-def _number(v):
-    text = f"{v:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-def _path(walk, points, view):
-    def xy(v):
-        x, y = points[v]
-        return f"{_number((x - view.left) / view.pitch)} {_number((y - view.top) / view.pitch)}"
-
-    parts = [f"M{xy(walk[0].start)}"]
-    for e in walk:
-        if e.circle is None:
-            parts.append(f"L{xy(e.end)}")
-            continue
-        cx, cy, r = e.circle
-        radius = _number(r / view.pitch)
-        sweep_flag = 1 if e.sweep > 0 else 0
-        if abs(e.sweep) >= 2 * math.pi - 1e-12:
-            # One arc command cannot draw a whole circle: go via the far side.
-            far = e.angle0 + math.pi
-            fx, fy = (cx + r * math.cos(far) - view.left) / view.pitch, (cy + r * math.sin(far) - view.top) / view.pitch
-            parts.append(f"A{radius} {radius} 0 0 {sweep_flag} {_number(fx)} {_number(fy)}")
-            parts.append(f"A{radius} {radius} 0 0 {sweep_flag} {xy(e.end)}")
-            continue
-        large = 1 if abs(e.sweep) > math.pi else 0
-        parts.append(f"A{radius} {radius} 0 {large} {sweep_flag} {xy(e.end)}")
-    return "".join(parts) + "Z"
-
-
-def svg(kind, dividers, colour_layers, view, description=""):
-    """The partition as an SVG document: one filled path a cell, painted largest first."""
-    found, points = cells(kind, dividers, view)
-    w1, b1, w2, b2 = (np.asarray(a, np.float64) for a in colour_layers)
-    signs = np.reshape([c.signs for c in found], (len(found), len(w1)))
-    colours = paint(signs @ w1 + b1, w2, b2)
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-        f'width="{view.width_px}" height="{view.height_px}" viewBox="0 0 {view.width_px} {view.height_px}">',
-    ]
-    if description:
-        out.append(f"<desc>{_xml_text(description)}</desc>")
-    # Cells that share an edge, each anti-aliased on its own, let the
-    # background show through a hairline between them. Crisp edges stop that
-    # where a renderer honours them (browsers, librsvg, Cairo); for those that
-    # do not (Inkscape), the cells are drawn first grown by a stroke of their
-    # own colour, a clone the exact cells then cover everywhere but in those
-    # hairlines. The clone follows edits made to the cells.
-    out.append('<g shape-rendering="crispEdges" stroke-linejoin="round">')
-    out.append(f'<use xlink:href="#cells" stroke-width="{SEAM_STROKE:g}"/>')
-    out.append('<g stroke-width="0"><g id="cells">')
-    for cell, (r, g, b) in zip(found, colours):
-        colour = f"#{r:02x}{g:02x}{b:02x}"
-        out.append(f'<path fill="{colour}" stroke="{colour}" d="{_path(cell.edges, points, view)}"/>')
-    out += ["</g></g>", "</g>", "</svg>", ""]
-    return "\n".join(out), len(found)
-
-
-# Characters XML 1.0 forbids in a document, even escaped: controls other than
-# tab, newline and return; lone surrogates (a file name's bytes that are not
-# UTF-8); and the two non-characters U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_text(text):
-    text = _NOT_XML.sub("\ufffd", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -8,13 +8,13 @@ import re
 import cairosvg
 import numpy as np
 import pytest
-from conftest import discs_image, run_main
+from conftest import run_main
 from PIL import Image
 
 from scalefree import checkpoint
-from scalefree.commands import image_learn as main
+from scalefree.arrangement import cells, view_of
 from scalefree.render import render_partition
-from scalefree.vector import cells, svg, view_of
+from scalefree.svg import svg_document as svg
 
 H, W = 40, 48
 
@@ -149,42 +149,6 @@ def test_a_circle_inside_a_region_is_painted_over_it():
     hard = render_partition("circular", (centers, log_radii), tail, H, W, 8)
     drawn = rasterise(document, *hard.shape[:2])
     assert (drawn != hard).any(axis=2).mean() < 0.01
-
-
-@pytest.fixture(scope="module")
-def trained_models(tmp_path_factory):
-    """Checkpoints of a few cycles of lines and circles, trained by the command line."""
-    folder = tmp_path_factory.mktemp("models")
-    image = folder / "discs.png"
-    Image.fromarray(discs_image(40)).save(image)
-    models = {}
-    for kind in ("linear", "circular", "relu"):
-        assert (
-            main(
-                [
-                    "-i",
-                    str(image),
-                    "-t",
-                    kind,
-                    "-d",
-                    "8",
-                    "-n",
-                    "8",
-                    "-c",
-                    "2",
-                    "-e",
-                    "3",
-                    "--seed",
-                    "0",
-                    "--output_dir",
-                    str(folder),
-                    "--no_display",
-                ]
-            )
-            == 0
-        )
-        models[kind] = folder / f"discs_40x40_{kind}_8d_8h.pkl"
-    return models
 
 
 @pytest.mark.parametrize("kind", ["linear", "circular"])
