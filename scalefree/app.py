@@ -440,10 +440,11 @@ def _partition(run):
 
 
 def _about(run):
+    """What an exported file says of its source."""
     c = run.config
     return (
-        f"scalefree: {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}, {c.n_hidden} colour "
-        f"units, cycle {run.cycle}, learnt from {run.image_name}"
+        f"scalefree: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, cycle {run.cycle}, "
+        f"learnt from {run.image_name}"
     )
 
 
@@ -455,10 +456,7 @@ def export_svg(run, path, log=_print):
     c = run.config
     dividers, colour_layers = _partition(run)
     started = time.perf_counter()
-    about = (
-        f"scalefree partition: {c.type}, {c.n_dividers} dividers, {c.n_hidden} colour units, "
-        f"cycle {run.cycle}, learnt from {run.image_name}; view x{c.disp_mult:g}, border {c.border:g}"
-    )
+    about = f"{_about(run)}; view x{c.disp_mult:g}, border {c.border:g}"
     document, n_cells = svg_document(
         c.type, dividers, colour_layers, view_of(*run.photo_size, c.disp_mult, c.border), about
     )
@@ -483,7 +481,7 @@ def export_html(run, path, log=_print):
         colour_layers,
         *run.photo_size,
         about=_about(run),
-        title=f"{run.image_name} in {c.n_dividers} {'lines' if c.type == 'linear' else 'circles'}",
+        title=f"{run.image_name}: {c.n_dividers} {c.type} dividers",
     )
     write_text(path, document)
     exact, rounded = (

@@ -285,6 +285,8 @@ def even_size(size):
 def pad_to(image, size):
     """The image grown to `size` (width, height) by repeating its last row and column."""
     w, h = size
+    if image.shape[:2] == (h, w):
+        return image
     return np.pad(image, ((0, h - image.shape[0]), (0, w - image.shape[1]), (0, 0)), mode="edge")
 
 

@@ -123,8 +123,9 @@ def page(kind, dividers, colour_layers, height, width, about="", title="scalefre
         "f": _base64(np.concatenate([scale, b1, np.ravel(w2), b2])),
         "about": about,
     }
-    # Inside <script>, "</" would end it early; JSON may write it as "<\/".
-    text = json.dumps(model, separators=(",", ":")).replace("</", "<\\/")
+    # Inside <script>, "</script" would end it early and "<!--" change how it is read: JSON
+    # may write every "<" as "\\u003c".
+    text = json.dumps(model, separators=(",", ":")).replace("<", "\\u003c")
     return _template().substitute(title=xml_text(title), model=text), drawn
 
 

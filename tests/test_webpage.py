@@ -102,6 +102,13 @@ def test_command_line_writes_the_page_and_says_what_it_costs(trained_models, tmp
     assert psnr_db >= 40 and off < 0.01
 
 
+def test_names_from_the_checkpoint_cannot_end_the_script_or_the_title():
+    dividers, tail = random_model("linear", 8, seed=9)
+    html, _ = page("linear", dividers, tail, H, W, about="</script><script>alert(1)</script>", title="<b>&</b>")
+    assert html.count("</script>") == 1 and "<script>alert" not in html
+    assert "<title>&lt;b&gt;&amp;&lt;/b&gt;</title>" in html
+
+
 @pytest.mark.parametrize(
     "kind, args, pattern",
     [
