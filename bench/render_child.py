@@ -7,12 +7,12 @@ import sys
 import tempfile
 import time
 
-from scalefree.app import Run, render_run
+from scalefree.run import Run, RunOptions, render_run
 
 
 def main(model, side):
     with tempfile.TemporaryDirectory() as output_dir:
-        run = Run({"model_file": model, "output_dir": output_dir})
+        run = Run(RunOptions(model_file=model, output_dir=output_dir))
         trainer = run.trainer()
         h, w = run.size
         started = time.perf_counter()

@@ -368,11 +368,11 @@ def _timed_run(args):
 
 def _full_size_psnr(model, photo_path):
     """PSNR of a saved model rendered over the whole photo, at the photo's own size, against it."""
-    from scalefree.app import Run, render_run
     from scalefree.images import read_image
+    from scalefree.run import Run, RunOptions, render_run
     from scalefree.train import psnr
 
-    run = Run({"model_file": model, "input_image": photo_path})
+    run = Run(RunOptions(model_file=model, input_image=photo_path))
     picture = render_run(run, run.trainer(), 1.0, 0.0)
     photo = read_image(photo_path)
     diff = picture.astype(np.float32) - photo.astype(np.float32)

@@ -18,13 +18,15 @@ def image_learn(argv=None, prog="scalefree"):
     """Learn an image, resume a model, or render one; return the exit code."""
     from .app import learn
     from .options import parse
+    from .run import RunOptions
 
     typed = parse(sys.argv[1:] if argv is None else argv, prog)
-    if typed.get("verbose"):
+    if typed.pop("verbose", False):
         # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    options, config_typed = RunOptions.split(typed)
     command = f"python {prog}" if prog.endswith(".py") else prog
-    return exit_code(prog, lambda: learn(typed, command=command), "aborted")
+    return exit_code(prog, lambda: learn(options, config_typed, command=command), "aborted")
 
 
 def make_movie(argv=None, prog="scalefree-movie"):

@@ -46,6 +46,15 @@ def load_app(backend=None):
         raise NoWindow(f"no usable OpenGL window backend ({type(err).__name__}: {err})") from None
 
 
+def app_or_none(log):
+    """The VisPy app for a preview window, or None (with a notice) when there can be none."""
+    try:
+        return load_app()
+    except NoWindow as err:
+        log(f"no preview window ({err}); going on without it")
+        return None
+
+
 def screen_size(app):
     """(width, height) of the usable screen where the backend can tell, else None."""
     try:
