@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .coords import pixel_axes, pixel_coords, pixel_pitch
+from .geometry import sides
 from .images import shrunk_size
 
 # A pixel within this many pixel widths of a placed divider counts as explained.
@@ -285,7 +286,7 @@ def residual_dividers(image, n, kind, rng, side=RESIDUAL_SIDE, on_placed=None, p
             row, col, radius, offset, gain = _best_circle(residual, radii, areas, discs)
             centers[k] = xy[row * w + col]
             second[k] = np.log(radius * pitch)
-            inside = (np.hypot(*(xy - centers[k]).T) < radius * pitch).reshape(h, w)
+            inside = (sides(kind, (centers[k : k + 1], second[k : k + 1]), xy)[:, 0] < 0).reshape(h, w)
             approx[inside] += offset
         else:
             angles = (np.arange(_RESIDUAL_ANGLES) + rng.uniform()) * (np.pi / _RESIDUAL_ANGLES)
@@ -294,7 +295,7 @@ def residual_dividers(image, n, kind, rng, side=RESIDUAL_SIDE, on_placed=None, p
             # The centre: the point of the cut nearest the frame's centre.
             centers[k] = cut * normal
             second[k] = angle
-            above = (xy @ normal > cut).reshape(h, w)
+            above = (sides(kind, (centers[k : k + 1], second[k : k + 1]), xy)[:, 0] > 0).reshape(h, w)
             approx[above] += high
             approx[~above] += low
         if gains is not None:

@@ -28,9 +28,14 @@ def render(predict, height, width, mult=1.0, border=0.0, chunk_pixels=CHUNK_PIXE
     return out
 
 
+def colours(hidden, w2, b2):
+    """RGB in [0, 1] from the colour units' pre-activations: ReLU, then the sigmoid output layer."""
+    return 1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2)))
+
+
 def paint(hidden, w2, b2):
-    """8-bit colours from the colour units' pre-activations: ReLU, then the sigmoid output layer."""
-    return to_uint8(1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2))))
+    """8-bit colours from the colour units' pre-activations (see `colours`)."""
+    return to_uint8(colours(hidden, w2, b2))
 
 
 def render_partition(kind, dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256, on_rows=None):

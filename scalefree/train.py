@@ -18,6 +18,7 @@ from .history import CycleResult
 from .images import psnr
 from .init import combined_dividers, edge_dividers, residual_dividers
 from .model import build_model, build_optimizer
+from .render import colours
 
 PLACEMENTS = {"edges": edge_dividers, "residual": residual_dividers, "combined": combined_dividers}
 
@@ -190,8 +191,7 @@ class Trainer:
         hidden = signs @ w1 + b1
 
         def loss(h):
-            out = 1.0 / (1.0 + np.exp(-(np.maximum(h, 0.0) @ w2 + b2)))
-            return np.square(out - y).mean()
+            return np.square(colours(h, w2, b2) - y).mean()
 
         base = loss(hidden)
         majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
