@@ -194,6 +194,23 @@ def learn(options, config_typed=None, log=_print, command="scalefree"):
 
         return render_image(run, log)
     app = None if options.no_display else app_or_none(log)
+    training = train_run(run, log, app)
+    log(f"{training.reason} after {training.elapsed:.1f} s; model saved to {quoted(run.checkpoint_path)}")
+    if run.frames_dir:
+        log(f"{plural(training.frames_written, 'frame')} written to {quoted(run.frames_dir)}")
+    model = quoted(run.checkpoint_path)
+    mult = "" if max(run.photo_size) > 1024 else " -x 4"
+    log(f"to resume: {command} -m {model}")
+    log(f"to render: {command} --just_image -m {model}{mult}")
+    return 0
+
+
+def train_run(run, log=_print, app=None, stop=None):
+    """Train `run` until it stops (its reason in `.reason`); return the Training, its model saved.
+
+    With `app`, a preview window shows each cycle. `stop` (a threading.Event)
+    is set by the first stop signal; one shared by several runs stops them all.
+    """
     mailbox = None
     if app is not None:
         from .window import Mailbox
@@ -205,25 +222,17 @@ def learn(options, config_typed=None, log=_print, command="scalefree"):
         with held(run.checkpoint_path):
             with _signals(_interrupt):  # before training: stop at once, as Ctrl-C does
                 training = Training(run, log, mailbox)
-            reason = _train(training, app, mailbox, log)
+            training.reason = _train(training, app, mailbox, log, stop or threading.Event())
     except Diverged as err:
         raise Diverged(f"{err}; {training.kept()} (try a smaller -l)") from None
     except KeyboardInterrupt:
         # A second Ctrl-C, or one before training started: say what is on disk.
         raise KeyboardInterrupt(f"aborted; {training.kept() if training else 'nothing was saved'}") from None
-    log(f"{reason} after {training.elapsed:.1f} s; model saved to {quoted(run.checkpoint_path)}")
-    if run.frames_dir:
-        log(f"{plural(training.frames_written, 'frame')} written to {quoted(run.frames_dir)}")
-    model = quoted(run.checkpoint_path)
-    mult = "" if max(run.photo_size) > 1024 else " -x 4"
-    log(f"to resume: {command} -m {model}")
-    log(f"to render: {command} --just_image -m {model}{mult}")
-    return 0
+    return training
 
 
-def _train(training, app, mailbox, log):
+def _train(training, app, mailbox, log, stop):
     run = training.run
-    stop = threading.Event()
     started = time.perf_counter()
     with stop_on_interrupt(stop, training.kept, log):
         if app is None:

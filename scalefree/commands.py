@@ -24,9 +24,19 @@ def image_learn(argv=None, prog="scalefree"):
     if typed.pop("verbose", False):
         # Read by scalefree._tensorflow when TensorFlow loads, which has not happened yet.
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    inputs = typed.pop("input_image", None)
     options, config_typed = RunOptions.split(typed)
     command = f"python {prog}" if prog.endswith(".py") else prog
-    return exit_code(prog, lambda: learn(options, config_typed, command=command), "aborted")
+
+    def run():
+        from .batch import is_batch, learn_many
+
+        if inputs and is_batch(inputs):
+            return learn_many(inputs, options, config_typed)
+        options.input_image = inputs[0] if inputs else None
+        return learn(options, config_typed, command=command)
+
+    return exit_code(prog, run, "aborted")
 
 
 def make_movie(argv=None, prog="scalefree-movie"):

@@ -30,7 +30,13 @@ def build_parser(prog="scalefree"):
     p.add_argument("--version", action="version", version=f"scalefree {__version__}")
     g = p.add_argument_group("what to learn")
     _option(
-        g, "-i", "--input_image", metavar="IMAGE", help="image to learn; without it and without -m, a bundled photo"
+        g,
+        "-i",
+        "--input_image",
+        metavar="IMAGE",
+        nargs="+",
+        help="image to learn; without it and without -m, a bundled photo. Several images, a folder or a "
+        "quoted glob train one model each in one process, skipping those done before",
     )
     _option(
         g,

@@ -1,0 +1,92 @@
+"""Many images in one run: one model each, a summary, bad files skipped, a second run skips what is done."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+from conftest import run_main
+from PIL import Image
+from test_cli import start, wait_for_cycle
+
+from scalefree.batch import expand, is_batch
+
+
+def photos(folder, n=2, size=(24, 30)):
+    folder.mkdir()
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("not a photo, not looked at")
+    return folder
+
+
+def test_a_folder_trains_one_model_per_image_and_skips_a_bad_file(tmp_path, capsys):
+    folder, out = photos(tmp_path / "in"), tmp_path / "out"
+    args = ["-i", str(folder), "-d", "4", "-n", "4", "-c", "2", "--output_dir", str(out), "--no_display"]
+    code, said, _ = run_main(capsys, *args, "--svg", str(tmp_path / "svg"))
+    assert code == 0
+    assert said.count("learning p") == 2 and "skipped" in said and "broken.jpg" in said
+    table = said[said.index("image  ") :].splitlines()
+    assert len(table) == 1 + 3 + 1 and table[-1].startswith("2 trained, 0 done before, 1 failed")
+    for i in range(2):
+        name = f"p{i}_30x24_linear_4d_4h"
+        for path in (out / f"{name}.pkl", out / f"{name}_x1_b0.png", tmp_path / "svg" / f"{name}.svg"):
+            assert path.exists() and str(path) in said
+    ledger = [json.loads(line) for line in (out / "done.jsonl").read_text().splitlines()]
+    assert [os.path.basename(r["image"]) for r in ledger] == ["p0.png", "p1.png"]
+
+    # Again: what is done is skipped, and an image whose run was cut short goes on from its checkpoint.
+    (out / "done.jsonl").write_text(json.dumps(ledger[0]) + "\n")
+    code, said, _ = run_main(capsys, *args)
+    assert code == 0
+    assert "learning p0" not in said and "resuming at cycle 2: p1.png" in said
+    assert "1 trained, 1 done before, 1 failed" in said
+    # Other settings are other models: nothing is done yet.
+    code, said, _ = run_main(capsys, *[("5" if a == "4" else a) for a in args])
+    assert code == 0 and "2 trained, 0 done before" in said
+
+
+def test_a_glob_and_several_files_are_expanded_once_each(tmp_path):
+    folder = photos(tmp_path / "in", n=3)
+    assert [os.path.basename(p) for p in expand([str(folder / "p*.png")])] == ["p0.png", "p1.png", "p2.png"]
+    assert len(expand([str(folder / "p0.png"), str(folder / "p0.png")])) == 1
+    assert is_batch([str(folder)]) and not is_batch([str(folder / "p0.png")])
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["-c", "0"], "say when each stops"),
+        (["-c", "1", "-m", "x.pkl"], "-m and --just_image take one model"),
+    ],
+)
+def test_several_images_need_a_stop_and_no_model_file(tmp_path, capsys, extra, words):
+    folder = photos(tmp_path / "in")
+    code, _, err = run_main(capsys, "-i", str(folder), *extra, "--output_dir", str(tmp_path / "out"))
+    assert code != 0 and words in err.strip().splitlines()[-1]
+
+
+def test_a_glob_that_matches_nothing_and_a_folder_of_bad_files_are_errors(tmp_path, capsys):
+    code, _, err = run_main(capsys, "-i", str(tmp_path / "none*.png"), "-c", "1")
+    assert code != 0 and "no images in" in err.strip().splitlines()[-1]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.png").write_bytes(b"x")
+    (bad / "b.png").write_bytes(b"y")
+    code, _, err = run_main(capsys, "-i", str(bad), "-c", "1", "--output_dir", str(tmp_path / "out"))
+    assert code != 0 and "none of the 2 images could be trained" in err.strip().splitlines()[-1]
+
+
+def test_ctrl_c_stops_the_image_under_way_saves_it_and_ends_the_batch(tmp_path):
+    folder, out = photos(tmp_path / "in", n=3), tmp_path / "out"
+    proc = start("-i", str(folder), "-d", "4", "-n", "4", "--max_seconds", "60", "--output_dir", str(out))
+    wait_for_cycle(proc)
+    proc.send_signal(signal.SIGINT)
+    said, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert "stopped; run the same command again" in said and "0 trained" in said
+    assert (out / "p0_30x24_linear_4d_4h.pkl").exists() and not (out / "p1_30x24_linear_4d_4h.pkl").exists()
+    assert not (out / "done.jsonl").exists()
