@@ -35,8 +35,9 @@ class Training:
 
     def __init__(self, run, log=_print, mailbox=None):
         # Checked before the slow start of TensorFlow, not after a first cycle.
-        run.refuse_overwrite()
-        if run.frames_dir:
+        if run.is_chief:
+            run.refuse_overwrite()
+        if run.frames_dir and run.is_chief:
             run.check_render_size(run.config.disp_mult, "frame")
             ensure_writable(run.frames_dir, "frames directory")
         self.run = run
@@ -46,6 +47,8 @@ class Training:
         self.checkpoints = CheckpointWriter(run, self.history)
         self.frames = FrameWriter(run) if run.frames_dir else None
         self.hooks = [self.checkpoints] + [h for h in (self.frames, mailbox and PreviewSender(run, mailbox)) if h]
+        if not run.is_chief:
+            self.hooks = []  # the chief writes the files; the other workers only train
         log(self.start_message())
         self.trainer = self._build_trainer()
 
@@ -193,8 +196,11 @@ def learn(options, config_typed=None, log=_print, command="scalefree"):
         from .exports import render_image
 
         return render_image(run, log)
-    app = None if options.no_display else app_or_none(log)
+    app = None if options.no_display or not run.is_chief else app_or_none(log)
     training = train_run(run, log, app)
+    if not run.is_chief:
+        log(f"{training.reason} after {training.elapsed:.1f} s; this worker is done (the chief saves the model)")
+        return 0
     log(f"{training.reason} after {training.elapsed:.1f} s; model saved to {quoted(run.checkpoint_path)}")
     if run.frames_dir:
         log(f"{plural(training.frames_written, 'frame')} written to {quoted(run.frames_dir)}")
@@ -217,9 +223,10 @@ def train_run(run, log=_print, app=None, stop=None):
 
         mailbox = Mailbox()
     training = None
-    ensure_writable(os.path.dirname(os.path.abspath(run.checkpoint_path)), "output directory")
+    if run.is_chief:
+        ensure_writable(os.path.dirname(os.path.abspath(run.checkpoint_path)), "output directory")
     try:
-        with held(run.checkpoint_path):
+        with held(run.checkpoint_path) if run.is_chief else contextlib.nullcontext():
             with _signals(_interrupt):  # before training: stop at once, as Ctrl-C does
                 training = Training(run, log, mailbox)
             training.reason = _train(training, app, mailbox, log, stop or threading.Event())

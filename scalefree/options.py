@@ -171,6 +171,14 @@ def build_parser(prog="scalefree"):
     _option(g, "--seed", type=int, help="random seed; the same seed gives the same run")
     _option(
         g,
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        default="default",
+        help="default: one device; mirrored: every GPU here, data-parallel; multiworker: the processes "
+        "TF_CONFIG names, on one host or several (the chief writes the files)",
+    )
+    _option(
+        g,
         "--max_seconds",
         type=float,
         default=_D.max_seconds,

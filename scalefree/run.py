@@ -10,7 +10,7 @@ import dataclasses
 import os
 import shlex
 
-from . import paths
+from . import distribute, paths
 from .atomic import OutputError
 from .checkpoint import Checkpoint
 from .config import RENDER_PIXEL_LIMIT, Config, ConfigError, field_names
@@ -39,6 +39,7 @@ class RunOptions:
     show: bool = False
     no_display: bool = False
     max_render_pixels: int = RENDER_PIXEL_LIMIT
+    strategy: str = "default"
 
     @classmethod
     def split(cls, typed):
@@ -90,6 +91,9 @@ class Run:
     def __init__(self, options=None, config_typed=None):
         self.options = options = options or RunOptions()
         config_typed = config_typed or {}
+        distribute.check(options.strategy)
+        # In a cluster only the chief writes files; the other workers train alongside it.
+        self.is_chief = distribute.is_chief(options.strategy)
         self.output_dir = options.output_dir or paths.DEFAULT_OUTPUT_DIR
         self.frames_dir = options.save_frames
         self.stored = None
@@ -156,6 +160,7 @@ class Run:
     def trainer(self, strategy=None, on_placed=None):
         from .train import Trainer  # TensorFlow loads here, not for --help
 
+        strategy = strategy or distribute.strategy(self.options.strategy)
         s = self.stored
         if s is None:
             return Trainer(self.config, self.train_image, strategy=strategy, on_placed=on_placed)

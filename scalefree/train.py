@@ -75,6 +75,24 @@ class Trainer:
             lambda x: self.model.get_layer("dividers")(x),
             input_signature=[tf.TensorSpec([None, 2], tf.float32)],
         )
+        # Processes of a cluster decide together when to stop (see agree).
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        spec = resolver.cluster_spec() if resolver is not None else None
+        self._workers = sum(len(spec.job_tasks(job)) for job in spec.jobs) if spec and spec.jobs else 1
+        self._any = tf.function(
+            lambda flag: self.strategy.reduce(
+                tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: tf.identity(flag)), axis=None
+            )
+        )
+
+    def agree(self, flag):
+        """`flag` or'ed over every process of the cluster: when one stops, all stop at the same epoch.
+
+        Every process must call this at the same points; alone, it is `flag`.
+        """
+        if self._workers <= 1:
+            return bool(flag)
+        return bool(self._any(tf.constant(1.0 if flag else 0.0)) > 0)
 
     @property
     def pixels(self):
@@ -260,7 +278,8 @@ def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
         losses = []
         for _ in range(config.epochs_per_cycle):
             losses.append(trainer.train_epoch(on_steps))
-            if stop_event.is_set():
+            if trainer.agree(stop_event.is_set()):
+                stop_event.set()
                 break
         seconds = time.perf_counter() - cycle_start
         if not (math.isfinite(float(np.mean(losses))) and trainer.weights_finite()):
@@ -274,11 +293,20 @@ def run_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
             epochs=len(losses),
         )
         on_cycle(result)
-        if stop_event.is_set():
-            return "stopped"
-        if config.cycles and cycle - first_cycle >= config.cycles:
-            return f"finished {config.cycles} cycle{'' if config.cycles == 1 else 's'}"
-        if config.max_seconds and time.perf_counter() - started >= config.max_seconds:
-            return f"reached --max_seconds {config.max_seconds:g}"
-        if config.target_psnr and result.psnr >= config.target_psnr:
-            return f"reached --target_psnr {config.target_psnr:g} dB"
+        reason = _stop_reason(config, stop_event, cycle - first_cycle, time.perf_counter() - started, result)
+        # In a cluster, one process's reason stops them all after the same cycle.
+        if trainer.agree(reason is not None):
+            return reason or "stopped with the other workers"
+
+
+def _stop_reason(config, stop_event, cycles, seconds, result):
+    """Why to stop after this cycle, or None."""
+    if stop_event.is_set():
+        return "stopped"
+    if config.cycles and cycles >= config.cycles:
+        return f"finished {config.cycles} cycle{'' if config.cycles == 1 else 's'}"
+    if config.max_seconds and seconds >= config.max_seconds:
+        return f"reached --max_seconds {config.max_seconds:g}"
+    if config.target_psnr and result.psnr >= config.target_psnr:
+        return f"reached --target_psnr {config.target_psnr:g} dB"
+    return None
