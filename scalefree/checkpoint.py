@@ -214,10 +214,14 @@ def loads(data):
 
 
 def save(path, payload):
-    """Write atomically: a crash mid-save leaves the previous checkpoint whole."""
-    data = dumps(payload)
+    """Write atomically: a crash mid-save leaves the previous checkpoint whole.
+
+    Pickled straight into the file, not into a bytes object first: on a huge
+    image that copy would be as large as the image.
+    """
+    encoded = _encode({"format": FORMAT, "version": VERSION, **payload})
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
+        pickle.dump(encoded, f, protocol=5)
 
 
 def load(path):

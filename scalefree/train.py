@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from ._tensorflow import keras, tf
-from .coords import pixel_coords
+from .coords import pixel_axes, pixel_coords
 from .errors import Diverged
 from .history import CycleResult
 from .images import psnr
@@ -29,6 +29,19 @@ MAX_STEPS_PER_CALL = 1000
 # TensorFlow keeps the memory it once used: 2**18 pixels of 128 dividers
 # raised peak memory by 670 MB; 2**16 by about a quarter of that, at the same speed.
 PREDICT_CHUNK = 1 << 16
+# Above this many pixels an epoch's order is computed batch by batch (see Trainer._dataset).
+STREAM_PIXELS = 1 << 22
+
+
+def _multipliers(pixels, seed, count=61):
+    """Multipliers a of the streamed epoch orders: coprime with `pixels`, from the middle of [0, pixels)."""
+    rng = np.random.default_rng([seed, pixels])
+    found = []
+    for a in rng.integers(pixels // 8, pixels - pixels // 8, count).tolist():
+        while math.gcd(a, pixels) != 1:
+            a += 1
+        found.append(a)
+    return found
 
 
 def image_to_float(image):
@@ -45,8 +58,10 @@ class Trainer:
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         self.height, self.width = image.shape[:2]
-        self.coords = pixel_coords(self.height, self.width)
-        self.colors = image_to_float(image).reshape(-1, 3)
+        # Pixels are kept as the image's own bytes (3 a pixel) and found by index: a pixel's
+        # coordinates come from its row and column, its colour from the bytes, batch by batch.
+        self._rgb = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1, 3)
+        self._ys, self._xs = pixel_axes(self.height, self.width)
         self.epoch = epoch
         self._seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         # Seeds weight initialisation; batch order is seeded separately in _dataset.
@@ -65,6 +80,8 @@ class Trainer:
             )
         if optimizer_weights is not None:
             self._restore_optimizer(optimizer_weights)
+        self._rgb_t = tf.constant(self._rgb)
+        self._xs_t, self._ys_t = tf.constant(self._xs), tf.constant(self._ys)
         self._iterator = iter(self.strategy.experimental_distribute_dataset(self._dataset()))
         self._train_steps = tf.function(self._train_steps_fn)
         self._predict = tf.function(
@@ -96,7 +113,26 @@ class Trainer:
 
     @property
     def pixels(self):
-        return len(self.coords)
+        return self.height * self.width
+
+    def coords_at(self, index):
+        """(x, y) of the pixels at flat indices `index`, as pixel_coords gives them."""
+        index = np.asarray(index)
+        return np.stack([self._xs[index % self.width], self._ys[index // self.width]], axis=1)
+
+    def colors_at(self, index):
+        """RGB in [0, 1] (float32) of the pixels at flat indices `index`."""
+        return image_to_float(self._rgb[index])
+
+    @property
+    def coords(self):
+        """(x, y) of every pixel, row by row (built on demand: 8 bytes a pixel)."""
+        return pixel_coords(self.height, self.width)
+
+    @property
+    def colors(self):
+        """RGB in [0, 1] of every pixel, row by row (built on demand: 12 bytes a pixel)."""
+        return image_to_float(self._rgb)
 
     @property
     def steps_per_epoch(self):
@@ -108,33 +144,54 @@ class Trainer:
         return min(self.config.batch_size, self.pixels)
 
     def _dataset(self):
-        """Endless batches; each epoch is a fresh permutation of all pixels.
+        """Endless batches of pixel indices; each epoch visits every pixel once, in an order of its own.
 
-        The permutation depends only on (seed, epoch), so a seeded run and a
+        The order depends only on (seed, epoch), so a seeded run and a
         resumed one see the same batches. The last batch of an epoch is
-        topped up from the start of the permutation so every batch is full.
+        topped up from the start of the order so every batch is full.
+        Up to STREAM_PIXELS an epoch is a shuffled permutation (4 bytes a
+        pixel, and as much again while it is made); above, it is an affine
+        permutation, i -> (a i + c) mod n with a coprime with n, computed batch
+        by batch, so a gigapixel image needs no epoch-sized array at all. The
+        multipliers a are drawn (per seed) from the middle of [0, n): a batch
+        is then a lattice spread over the whole image, not a run of
+        neighbouring pixels.
         """
-        coords = tf.constant(self.coords)
-        colors = tf.constant(self.colors)
         pixels, batch, steps = self.pixels, self.batch_size, self.steps_per_epoch
         seed = self._seed
 
+        def epoch_seed(epoch):
+            return tf.stack([tf.cast(seed, tf.int64), epoch])
+
+        if pixels > STREAM_PIXELS:
+            multipliers = tf.constant(_multipliers(pixels, seed), tf.int64)
+            offsets = tf.range(batch, dtype=tf.int64)
+
+            def step_batch(k):
+                epoch, step = k // steps, k % steps
+                pick, c = tf.unstack(tf.random.stateless_uniform([2], epoch_seed(epoch), maxval=2**62, dtype=tf.int64))
+                a = tf.gather(multipliers, pick % len(multipliers))
+                j = (step * batch + offsets) % pixels
+                return tf.cast((a * j + c % pixels) % pixels, tf.int32)
+
+            start = self.epoch * steps
+            return tf.data.Dataset.range(start, 2**62).map(step_batch, num_parallel_calls=4).prefetch(16)
+
         def epoch_batches(epoch):
-            perm = tf.random.experimental.stateless_shuffle(
-                tf.range(pixels, dtype=tf.int32), seed=tf.stack([tf.cast(seed, tf.int64), epoch])
-            )
+            perm = tf.random.experimental.stateless_shuffle(tf.range(pixels, dtype=tf.int32), seed=epoch_seed(epoch))
             perm = tf.concat([perm, perm[: steps * batch - pixels]], axis=0)
-            # One gather per epoch, then plain slices: far cheaper than a gather per batch.
-            return tf.data.Dataset.from_tensor_slices(
-                (
-                    tf.reshape(tf.gather(coords, perm), (steps, batch, 2)),
-                    tf.reshape(tf.gather(colors, perm), (steps, batch, 3)),
-                )
-            )
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(perm, (steps, batch)))
 
-        return tf.data.Dataset.range(self.epoch, 2**62).flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+        return tf.data.Dataset.range(self.epoch, 2**62).flat_map(epoch_batches).prefetch(2)
 
-    def _step(self, x, y):
+    def _pixels(self, index):
+        """Coordinates and colours (float32) of the pixels at `index`, in the graph."""
+        x = tf.gather(self._xs_t, index % self.width)
+        y = tf.gather(self._ys_t, index // self.width)
+        return tf.stack([x, y], axis=1), tf.cast(tf.gather(self._rgb_t, index), tf.float32) / 255.0
+
+    def _step(self, index):
+        x, y = self._pixels(index)
         with tf.GradientTape() as tape:
             pred = self.model(x, training=True)
             per_pixel = tf.reduce_mean(tf.square(pred - y), axis=-1)
@@ -146,7 +203,7 @@ class Trainer:
     def _train_steps_fn(self, iterator, steps):
         total = tf.constant(0.0)
         for _ in tf.range(steps):
-            losses = self.strategy.run(self._step, args=next(iterator))
+            losses = self.strategy.run(self._step, args=(next(iterator),))
             total += self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
         return total
 
@@ -183,9 +240,22 @@ class Trainer:
             out[start : start + chunk] = self._predict(coords[start : start + chunk]).numpy()
         return out
 
-    def evaluate(self):
-        """Mean squared error of the current model over the whole training image."""
-        return float(np.mean(np.square(self.predict(self.coords) - self.colors)))
+    def predict_all(self, chunk=PREDICT_CHUNK):
+        """RGB in [0, 1] of every pixel, row by row, its coordinates made a chunk at a time."""
+        out = np.empty((self.pixels, 3), dtype=np.float32)
+        for start in range(0, self.pixels, chunk):
+            index = np.arange(start, min(start + chunk, self.pixels))
+            out[index] = self._predict(self.coords_at(index)).numpy()
+        return out
+
+    def evaluate(self, chunk=PREDICT_CHUNK):
+        """Mean squared error of the current model over the whole training image, a chunk at a time."""
+        total = 0.0
+        for start in range(0, self.pixels, chunk):
+            index = np.arange(start, min(start + chunk, self.pixels))
+            error = self._predict(self.coords_at(index)).numpy() - self.colors_at(index)
+            total += float(np.square(error, dtype=np.float64).sum())
+        return total / (3 * self.pixels)
 
     def replace_weakest(self, count, sample=1 << 12):
         """Move up to `count` dividers that matter least to where the error is largest.
@@ -203,7 +273,7 @@ class Trainer:
         kind = self.config.type
         rng = np.random.default_rng([self._seed, self.epoch])
         pick = rng.choice(self.pixels, min(sample, self.pixels), replace=False)
-        x, y = self.coords[pick], self.colors[pick]
+        x, y = self.coords_at(pick), self.colors_at(pick)
         signs = np.sign(self._dividers(tf.constant(x)).numpy())
         (w1, b1), (w2, b2) = (self.model.get_layer(n).get_weights() for n in ("colour_units", "rgb"))
         hidden = signs @ w1 + b1
@@ -215,8 +285,8 @@ class Trainer:
         majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
         worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in range(len(w1))])
         weakest = np.argsort(worth)[:count]
-        picture = self.predict(self.coords).reshape(self.height, self.width, 3)
-        target = (self.colors.reshape(self.height, self.width, 3) * 255).astype(np.uint8)
+        picture = self.predict_all().reshape(self.height, self.width, 3)
+        target = self._rgb.reshape(self.height, self.width, 3)
         gains = []
         centers, second = residual_dividers(
             target, count, kind, rng, gains=gains, picture=(np.clip(picture, 0, 1) * 255).astype(np.uint8)

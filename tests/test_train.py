@@ -36,11 +36,31 @@ def test_an_epoch_visits_every_pixel(half_planes):
     trainer = Trainer(Config(n_dividers=2, batch_size=1000, seed=3), half_planes)
     seen = []
     for _ in range(trainer.steps_per_epoch):
-        x, _ = next(trainer._iterator)
-        seen.append(x.numpy())
+        index = next(trainer._iterator)  # a batch of pixel indices; coordinates are looked up from them
+        seen.append(trainer.coords_at(index.numpy()))
     seen = np.concatenate(seen)
     assert len(seen) == trainer.steps_per_epoch * 1000
     assert len(np.unique(seen, axis=0)) == trainer.pixels
+
+
+def test_large_images_stream_an_epoch_that_still_visits_every_pixel(half_planes, monkeypatch):
+    import scalefree.train
+
+    monkeypatch.setattr(scalefree.train, "STREAM_PIXELS", 1000)  # the 64x64 image counts as large
+    trainer = Trainer(Config(n_dividers=2, batch_size=300, seed=3), half_planes)
+    epochs = []
+    for _ in range(2):
+        epochs.append(np.concatenate([next(trainer._iterator).numpy() for _ in range(trainer.steps_per_epoch)]))
+    for seen in epochs:
+        assert len(seen) == trainer.steps_per_epoch * 300
+        assert set(seen.tolist()) == set(range(trainer.pixels))
+    assert not np.array_equal(epochs[0], epochs[1])  # each epoch an order of its own
+    again = Trainer(Config(n_dividers=2, batch_size=300, seed=3), half_planes)
+    np.testing.assert_array_equal(next(again._iterator).numpy(), epochs[0][:300])  # same seed, same order
+    before = trainer.evaluate()
+    for _ in range(20):
+        trainer.train_epoch()
+    assert trainer.evaluate() < before / 2
 
 
 @pytest.mark.parametrize("stop", ["cycles", "target_psnr", "max_seconds"])
