@@ -14,10 +14,13 @@ import sys
 import threading
 import time
 
+from . import paths
 from .atomic import held
+from .config import new_seed
 from .errors import Diverged
 from .history import History
 from .hooks import CheckpointWriter, FrameWriter, PreviewSender
+from .images import picture_psnr, write_image
 from .run import UNIT_NAMES, Run, ensure_writable, plural, quoted
 from .window import app_or_none
 
@@ -43,6 +46,7 @@ class Training:
         self.run = run
         self.log = log
         self.name = run.name
+        self.sketch_path = None
         self.history = run.stored.history if run.stored else History()
         self.checkpoints = CheckpointWriter(run, self.history)
         self.frames = FrameWriter(run) if run.frames_dir else None
@@ -69,23 +73,40 @@ class Training:
         )
 
     def _build_trainer(self):
-        from tqdm import tqdm
-
-        c = self.run.config
-        placing = self.run.stored is None and c.placement != "random" and c.type != "relu"
-        what = UNIT_NAMES[c.type]
+        r, c = self.run, self.run.config
+        dividers = seed = None
+        if r.stored is None and c.places_dividers:
+            seed = c.seed if c.seed is not None else new_seed()
+            dividers = self._place(seed)
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
-            self.log("loading TensorFlow" + (f", then placing {c.n_dividers} {what}" if placing else ""))
+            self.log("loading TensorFlow")
+        return r.trainer(dividers=dividers, seed=seed)
+
+    def _place(self, seed):
+        """Place a new model's dividers (numpy only: TensorFlow is not needed yet) and show what they draw."""
+        from tqdm import tqdm
+
+        from .init import place
+        from .sketch import sketch
+
+        r, c = self.run, self.run.config
+        what = UNIT_NAMES[c.type]
+        started = time.perf_counter()
         with tqdm(
-            total=c.n_dividers,
-            desc=f"placing {what} ({c.placement})",
-            unit=what,
-            delay=1.0,
-            leave=False,
-            disable=None if placing else True,
+            total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0, leave=False, disable=None
         ) as bar:
-            return self.run.trainer(on_placed=bar.update)
+            dividers = place(r.train_image, c, seed, bar.update)
+        if r.is_chief:
+            picture = sketch(r.train_image, c.type, dividers)
+            path = paths.sketch_path(r.output_dir, r.name)
+            write_image(picture, path)
+            self.sketch_path = path
+            self.log(
+                f"placed {c.n_dividers} {what} in {time.perf_counter() - started:.1f} s; each region they make "
+                f"painted its mean colour: PSNR {picture_psnr(picture, r.train_image):.2f} dB, {quoted(path)}"
+            )
+        return dividers
 
     def on_cycle(self, result):
         self.history.add(result)

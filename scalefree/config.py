@@ -11,6 +11,7 @@ This module imports neither TensorFlow nor Keras, so `--help` stays fast.
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 
 from .errors import UserError
@@ -190,6 +191,11 @@ class Config:
         return self.init if self.init is not None else PLACEMENT[self.type]
 
     @property
+    def places_dividers(self):
+        """Whether a new model starts its dividers where init.py places them, not at random."""
+        return self.type != "relu" and self.placement != "random"
+
+    @property
     def effective_gradient_sharpness(self):
         if self.gradient_sharpness is not None:
             return self.gradient_sharpness
@@ -215,6 +221,11 @@ class Config:
                     f"(it has {name} {getattr(self, name)}); start a new model instead"
                 )
         return dataclasses.replace(self, **typed)
+
+
+def new_seed():
+    """A seed for a run that was given none."""
+    return int.from_bytes(os.urandom(4), "little") % 2**31
 
 
 def field_names():

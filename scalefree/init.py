@@ -318,3 +318,12 @@ def combined_dividers(image, n, kind, rng, on_placed=None):
         return c1, s1
     c2, s2 = edge_dividers(image, n - first, kind, rng, on_placed=on_placed)
     return np.concatenate([c1, c2]), np.concatenate([s1, s2])
+
+
+PLACEMENTS = {"edges": edge_dividers, "residual": residual_dividers, "combined": combined_dividers}
+
+
+def place(image, config, seed, on_placed=None):
+    """The starting dividers `config` asks for (its placement, type and N), drawn from `seed`."""
+    rng = np.random.default_rng(seed)
+    return PLACEMENTS[config.placement](image, config.n_dividers, config.type, rng, on_placed=on_placed)

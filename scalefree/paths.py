@@ -32,3 +32,8 @@ def frames_metadata_path(frames_dir):
 
 def render_path(output_dir, name, mult, border):
     return os.path.join(output_dir, f"{name}_x{mult:g}_b{border:g}.png")
+
+
+def sketch_path(output_dir, name):
+    """The first picture of a new run: its placed dividers' regions in their mean colours."""
+    return os.path.join(output_dir, f"{name}_sketch.png")

@@ -157,13 +157,14 @@ class Run:
         path = quoted(self.checkpoint_path)
         raise ConfigError(f"{path} exists already: resume it with -m {path}, or add --overwrite to start it afresh")
 
-    def trainer(self, strategy=None, on_placed=None):
+    def trainer(self, strategy=None, dividers=None, seed=None):
+        """The run's Trainer: the stored model, or a new one (its dividers placed already, or placed now)."""
         from .train import Trainer  # TensorFlow loads here, not for --help
 
         strategy = strategy or distribute.strategy(self.options.strategy)
         s = self.stored
         if s is None:
-            return Trainer(self.config, self.train_image, strategy=strategy, on_placed=on_placed)
+            return Trainer(self.config, self.train_image, strategy=strategy, dividers=dividers, seed=seed)
         return Trainer(self.config, self.train_image, s.weights, s.optimizer, s.epoch, strategy)
 
 

@@ -12,15 +12,14 @@ import time
 import numpy as np
 
 from ._tensorflow import keras, tf
+from .config import new_seed
 from .coords import pixel_axes, pixel_coords
 from .errors import Diverged
 from .history import CycleResult
 from .images import psnr
-from .init import combined_dividers, edge_dividers, residual_dividers
+from .init import place, residual_dividers
 from .model import build_model, build_optimizer
 from .render import colours
-
-PLACEMENTS = {"edges": edge_dividers, "residual": residual_dividers, "combined": combined_dividers}
 
 # At most this many steps run in one call into the graph, so that progress and
 # a stop request are seen within about a second even on huge images.
@@ -51,10 +50,23 @@ def image_to_float(image):
 class Trainer:
     """Holds a model, its optimizer and one image's pixels, and trains in epochs.
 
-    `on_placed()` is called as each divider is placed on the image's edges.
+    A new model's dividers start as config.placement says (init.py), or at
+    `dividers` when they were placed already; `on_placed()` is called as each
+    divider is placed. `seed` stands in for an unset config.seed.
     """
 
-    def __init__(self, config, image, weights=None, optimizer_weights=None, epoch=0, strategy=None, on_placed=None):
+    def __init__(
+        self,
+        config,
+        image,
+        weights=None,
+        optimizer_weights=None,
+        epoch=0,
+        strategy=None,
+        on_placed=None,
+        dividers=None,
+        seed=None,
+    ):
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
         self.height, self.width = image.shape[:2]
@@ -63,7 +75,7 @@ class Trainer:
         self._rgb = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1, 3)
         self._ys, self._xs = pixel_axes(self.height, self.width)
         self.epoch = epoch
-        self._seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._seed = config.seed if config.seed is not None else seed if seed is not None else new_seed()
         # Seeds weight initialisation; batch order is seeded separately in _dataset.
         keras.utils.set_random_seed(self._seed)
         with self.strategy.scope():
@@ -72,12 +84,10 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         if weights is not None:
             self.model.set_weights(weights)
-        elif config.placement in PLACEMENTS and config.type != "relu":
-            rng = np.random.default_rng(self._seed)
-            place = PLACEMENTS[config.placement]
-            self.model.get_layer("dividers").set_weights(
-                list(place(image, config.n_dividers, config.type, rng, on_placed=on_placed))
-            )
+        elif dividers is not None:
+            self.model.get_layer("dividers").set_weights(list(dividers))
+        elif config.places_dividers:
+            self.model.get_layer("dividers").set_weights(list(place(image, config, self._seed, on_placed)))
         if optimizer_weights is not None:
             self._restore_optimizer(optimizer_weights)
         self._rgb_t = tf.constant(self._rgb)

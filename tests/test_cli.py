@@ -14,6 +14,7 @@ from conftest import ROOT, half_planes_image, run_main
 from PIL import Image
 
 from scalefree import checkpoint
+from scalefree.images import picture_psnr
 
 SEED_OPTIONS = ["-i", "-t", "-d", "-n", "-m", "-j", "-e", "-c", "-x", "-b", "-p", "-l", "-s", "-g", "-f"]
 SEED_LONG = [
@@ -148,6 +149,12 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     assert code == 0
     model = out_dir / "planes_32x32_linear_3d_4h.pkl"
     assert str(model) in out and len(re.findall(r"^cycle\s+\d", out, re.M)) == 2
+    # The first picture: the placed lines' regions in their mean colours, with its PSNR and file.
+    sketch = out_dir / "planes_32x32_linear_3d_4h_sketch.png"
+    said = re.search(r"^placed 3 lines in .* PSNR (\d+\.\d+) dB, (\S+)$", out, re.M)
+    assert said and said.group(2) == str(sketch)
+    photo = np.asarray(Image.open(image_file).convert("RGB"))
+    assert f"{picture_psnr(np.asarray(Image.open(sketch)), photo):.2f}" == said.group(1)
     first = checkpoint.load(model)
     assert first["cycle"] == 2 and first["config"]["learning_rate"] != 0.0042
 
@@ -164,6 +171,7 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     # Resume: the cycle count goes on and a typed option overrides the stored one.
     code, out, _ = run_main(capsys, "-m", str(model), "-c", "1", "-l", "0.0042", "--no_display")
     assert code == 0 and re.search(r"^cycle\s+3\b", out, re.M)
+    assert "placed" not in out  # a resumed model keeps its dividers
     resumed = checkpoint.load(model)
     assert resumed["cycle"] == 3 and resumed["config"]["learning_rate"] == 0.0042
     assert resumed["config"]["n_hidden"] == 4 and len(resumed["history"]) == 3
@@ -426,3 +434,12 @@ def test_temporary_files_of_a_killed_writer_are_removed_on_the_next_save(tmp_pat
     live.write_bytes(b"someone else's save under way")
     checkpoint.save(model, {"cycle": 1})
     assert model.exists() and not stale.exists() and live.exists()
+
+
+def test_the_first_picture_is_written_before_tensorflow_loads(tmp_path, image_file):
+    result = cli("-i", image_file, "-d", "3", "-c", "1", "--output_dir", str(tmp_path), "--no_display")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    placed = next(i for i, line in enumerate(lines) if line.startswith("placed 3 lines"))
+    assert lines[placed + 1] == "loading TensorFlow"
+    assert (tmp_path / "planes_32x32_linear_3d_32h_sketch.png").exists()
