@@ -166,7 +166,7 @@ def build_parser(prog="scalefree"):
         "--gradient_sharpness",
         type=float,
         help="false gradient: dividers learn through the slope of tanh(g * E); high values barely move "
-        "them, low values keep them from settling (default: 20 for lines, 10 for circles)",
+        "them, low values keep them from settling (default: 20)",
     )
     _option(g, "--seed", type=int, help="random seed; the same seed gives the same run")
     _option(
