@@ -76,7 +76,7 @@ class Training:
         r, c = self.run, self.run.config
         dividers = seed = None
         if r.stored is None and c.places_dividers:
-            seed = c.seed if c.seed is not None else new_seed()
+            seed = next(s for s in (c.seed, r.shared_seed, new_seed()) if s is not None)
             dividers = self._place(seed)
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.

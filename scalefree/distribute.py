@@ -8,6 +8,7 @@ the gradients are summed across all of them. The chief alone writes
 checkpoints and frames and opens a window.
 """
 
+import hashlib
 import json
 import os
 
@@ -48,6 +49,18 @@ def check(name):
         raise ConfigError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
     if name == "multiworker" and not cluster():
         raise ConfigError("--strategy multiworker reads its cluster from TF_CONFIG, which is not set (see README)")
+
+
+def shared_seed(name):
+    """A seed every process of a cluster draws alike (from its cluster's description), or None.
+
+    The processes of a cluster must place the same dividers and visit pixels
+    in the same order; given no --seed, each would draw its own.
+    """
+    if name != "multiworker":
+        return None
+    text = json.dumps(cluster()["cluster"], sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") % 2**31
 
 
 def strategy(name):

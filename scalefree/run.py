@@ -94,6 +94,8 @@ class Run:
         distribute.check(options.strategy)
         # In a cluster only the chief writes files; the other workers train alongside it.
         self.is_chief = distribute.is_chief(options.strategy)
+        # Given no --seed, the processes of a cluster still need one seed between them.
+        self.shared_seed = distribute.shared_seed(options.strategy)
         self.output_dir = options.output_dir or paths.DEFAULT_OUTPUT_DIR
         self.frames_dir = options.save_frames
         self.stored = None
@@ -163,9 +165,10 @@ class Run:
 
         strategy = strategy or distribute.strategy(self.options.strategy)
         s = self.stored
+        seed = seed if seed is not None else self.shared_seed
         if s is None:
             return Trainer(self.config, self.train_image, strategy=strategy, dividers=dividers, seed=seed)
-        return Trainer(self.config, self.train_image, s.weights, s.optimizer, s.epoch, strategy)
+        return Trainer(self.config, self.train_image, s.weights, s.optimizer, s.epoch, strategy, seed=seed)
 
 
 def render_run(run, trainer, mult, border, hard=False, at_training_size=False):

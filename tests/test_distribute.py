@@ -9,6 +9,8 @@ import textwrap
 
 from conftest import ROOT
 
+from scalefree import distribute
+
 SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/tests")
@@ -102,3 +104,17 @@ def test_ctrl_c_on_the_chief_stops_every_worker_after_the_same_epoch(tmp_path):
     assert "stopped after" in said and "stopped with the other workers after" in other_said
     last = [line for line in other_said.splitlines() if line.startswith("cycle")][-1]
     assert Checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").cycle == int(last.split()[1])
+
+
+def test_the_workers_of_a_cluster_share_a_seed_when_none_is_given(monkeypatch):
+    cluster = {"worker": ["localhost:12345", "localhost:12346"]}
+    seeds = []
+    for index in (0, 1):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        seeds.append(distribute.shared_seed("multiworker"))
+    assert seeds[0] == seeds[1] and isinstance(seeds[0], int)
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["otherhost:1"]}, "task": {"type": "worker", "index": 0}})
+    )
+    assert distribute.shared_seed("multiworker") != seeds[0]
+    assert distribute.shared_seed("default") is None and distribute.shared_seed("mirrored") is None
