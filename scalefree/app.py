@@ -47,6 +47,7 @@ class Training:
         self.log = log
         self.name = run.name
         self.sketch_path = None
+        self.best = None  # (CycleResult, Trainer.snapshot()) of this run's best cycle
         self.history = run.stored.history if run.stored else History()
         self.checkpoints = CheckpointWriter(run, self.history)
         self.frames = FrameWriter(run) if run.frames_dir else None
@@ -115,8 +116,34 @@ class Training:
             f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
             f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s"
         )
+        if self.best is None or result.psnr > self.best[0].psnr:
+            self.best = (result, self.trainer.snapshot())
         for hook in self.hooks:
             hook(result, self.trainer)
+
+    def keep_best(self):
+        """End the run on its best cycle: restore and save it if a later one drew worse.
+
+        The dividers and colours wander from cycle to cycle (a step that moves
+        a divider repaints a band of pixels), so the last cycle is not always
+        the best; the PSNR each cycle reports is over the whole training
+        image, the measure of the picture itself.
+        """
+        last = self.history.cycles[-1] if self.history.cycles else None
+        if self.best is None or last is None or self.best[0].psnr <= last.psnr:
+            return
+        best, snapshot = self.best
+        self.trainer.restore(snapshot)
+        if self.run.is_chief:
+            self.checkpoints(best, self.trainer)
+        self.log(f"kept cycle {best.cycle}, the best this run: PSNR {best.psnr:.2f} dB (the last had {last.psnr:.2f})")
+
+    @property
+    def psnr(self):
+        """The PSNR of the model the run ends with (the stored one's, or None, if no cycle ran)."""
+        if self.best:
+            return self.best[0].psnr
+        return self.history.cycles[-1].psnr if self.history.cycles else None
 
     @property
     def frames_written(self):
@@ -135,7 +162,9 @@ class Training:
         from .train import run_cycles
 
         with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
-            return run_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
+            reason = run_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
+        self.keep_best()
+        return reason
 
 
 @contextlib.contextmanager

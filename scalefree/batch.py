@@ -144,7 +144,7 @@ def _one(run, options, config_typed, log, stop):
     started = time.perf_counter()
     training = train_run(run, log, stop=stop)
     seconds = time.perf_counter() - started
-    psnr = training.history.cycles[-1].psnr if training.history.cycles else None
+    psnr = training.psnr
     files = [run.checkpoint_path, *filter(None, [training.sketch_path])]
     if stop.is_set():
         return Row(image, "stopped", psnr, seconds, files)

@@ -330,6 +330,15 @@ class Trainer:
     def optimizer_weights(self):
         return [np.asarray(v.numpy()) for v in self.optimizer.variables]
 
+    def snapshot(self):
+        """The model's and the optimizer's state, as copies: `restore` brings it back."""
+        return self.model.get_weights(), self.optimizer_weights()
+
+    def restore(self, snapshot):
+        weights, optimizer_weights = snapshot
+        self.model.set_weights(weights)
+        self._restore_optimizer(optimizer_weights)
+
     def _restore_optimizer(self, values):
         variables = self.optimizer.variables
         if len(values) != len(variables) or any(tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
