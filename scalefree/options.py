@@ -4,10 +4,18 @@ import argparse
 
 from . import __version__
 from .cli import Parser
-from .config import DIVIDER_TYPES, INITS, OPTIMIZERS, RENDER_PIXEL_LIMIT, Config
+from .config import DIVIDER_TYPES, GRADIENT_SHARPNESS, INITS, OPTIMIZERS, RENDER_PIXEL_LIMIT, Config
 from .paths import DEFAULT_OUTPUT_DIR
 
 _D = Config()
+
+
+def _per_type(defaults):
+    """A default that depends on the divider type, as help text: '20', or '20 for lines, 10 for circles'."""
+    shown = {kind: f"{defaults[kind]:g}" for kind in ("linear", "circular")}
+    if len(set(shown.values())) == 1:
+        return shown["linear"]
+    return f"{shown['linear']} for lines, {shown['circular']} for circles"
 
 
 def _option(parser, *flags, default=None, **kwargs):
@@ -166,7 +174,7 @@ def build_parser(prog="scalefree"):
         "--gradient_sharpness",
         type=float,
         help="false gradient: dividers learn through the slope of tanh(g * E); high values barely move "
-        "them, low values keep them from settling (default: 20)",
+        f"them, low values keep them from settling (default: {_per_type(GRADIENT_SHARPNESS)})",
     )
     _option(g, "--seed", type=int, help="random seed; the same seed gives the same run")
     _option(

@@ -86,7 +86,7 @@ def test_help_lists_every_seed_option():
     for default in [
         "(default: linear)",
         "(default: 1000.0)",
-        "(default: 20 for lines, 10 for circles)",
+        "(default: 20)",
         "(default: 0.004)",
     ]:
         assert default in text
