@@ -196,7 +196,7 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
                 print(f"  {os.path.basename(path)} {kind} {n}/{m} ...", file=sys.stderr, flush=True)
                 started = time.perf_counter()
                 trainer = _trainer(image, kind, n, m, seed=seed)
-                # Setting up (edge initialisation included) counts against the budget.
+                # Setting up (placing the dividers included) counts against the budget.
                 run = train_for(trainer, seconds, marks, already=time.perf_counter() - started)
                 rows.append(
                     [
@@ -504,8 +504,8 @@ def _main_quality(args):
         header, rows = bench_quality(photos, args.types, QUALITY_NS, 60.0, [10, 30, 60])
     parts = [
         f"## scalefree quality, {datetime.date.today()}\n",
-        f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (edge "
-        f"initialisation) counts against the time. "
+        f"Machine: {machine()}. Default settings, seed 0, one run each; setting up (placing "
+        f"the dividers) counts against the time. "
         f"Photos at {'32' if args.quick else 'their own size (the bundled ones: 256'} px on the longer side"
         f"{'' if args.quick else ')'}.\n",
         table("PSNR (dB) against training time", header, rows),
