@@ -236,6 +236,7 @@ class Trainer:
             if on_steps:
                 on_steps(steps)
         self.epoch += 1
+        self.revive_dead_units()
         c = self.config
         period = c.replacement_period
         if period and self.epoch % period == 0 and self.epoch <= c.replace_until:
@@ -266,6 +267,45 @@ class Trainer:
             error = self._predict(self.coords_at(index)).numpy() - self.colors_at(index)
             total += float(np.square(error, dtype=np.float64).sum())
         return total / (3 * self.pixels)
+
+    def revive_dead_units(self, sample=1 << 12):
+        """Restart colour units that no pixel of a sample turns on; return their indices.
+
+        A ReLU unit below zero everywhere has no gradient and never comes
+        back. With hundreds of dividers one step moves a unit's input by
+        hundreds of small weight changes at once, and the first epoch could
+        turn every colour unit off: the picture froze at one colour (seen
+        with 512 circles). A dead unit gets fresh random weights from the
+        dividers, a bias that turns it on for at least half the sample, no weight
+        to the output (the picture does not jump) and fresh optimizer moments.
+        """
+        rng = np.random.default_rng([self._seed, self.epoch, 1])
+        pick = rng.choice(self.pixels, min(sample, self.pixels), replace=False)
+        signs = self._dividers(tf.constant(self.coords_at(pick))).numpy()
+        units, output = self.model.get_layer("colour_units"), self.model.get_layer("rgb")
+        (w1, b1), (w2, b2) = units.get_weights(), output.get_weights()
+        dead = np.flatnonzero(((signs @ w1 + b1) <= 0).all(axis=0))
+        if not len(dead):
+            return dead
+        limit = np.sqrt(6.0 / (w1.shape[0] + w1.shape[1]))  # Glorot, as Keras starts them
+        w1[:, dead] = rng.uniform(-limit, limit, (w1.shape[0], len(dead)))
+        # On for at least half the sample (the median pixel included, when many pixels share it).
+        b1[dead] = 0.01 - np.median(signs @ w1[:, dead], axis=0)
+        w2[dead] = 0.0
+        units.set_weights([w1, b1])
+        output.set_weights([w2, b2])
+        for slot in self.optimizer.variables:
+            name = slot.path.rsplit("/", 1)[-1]
+            if "_colour_units_kernel_" in name:
+                values = slot.numpy()
+                values[:, dead] = 0.0
+            elif "_colour_units_bias_" in name or "_rgb_kernel_" in name:
+                values = slot.numpy()
+                values[dead] = 0.0
+            else:
+                continue
+            slot.assign(values)
+        return dead
 
     def replace_weakest(self, count, sample=1 << 12):
         """Move up to `count` dividers that matter least to where the error is largest.

@@ -167,3 +167,22 @@ def test_replacing_the_weakest_moves_a_useless_divider_and_keeps_the_picture(dis
     assert psnr(trainer.evaluate()) >= psnr(before_loss) - 0.5
     if list(moved) == [2]:
         np.testing.assert_allclose(trainer.predict(trainer.coords), before_picture, atol=1e-6)
+
+
+def test_colour_units_that_no_pixel_turns_on_are_restarted(discs):
+    t = Trainer(Config(type="circular", n_dividers=3, n_hidden=6, seed=0), discs)
+    units = t.model.get_layer("colour_units")
+    w1, b1 = units.get_weights()
+    b1[:4] = -100.0  # four units off for every pixel: no gradient would ever reach them
+    b1[4:] = 100.0  # and two on for every pixel
+    units.set_weights([w1, b1])
+    before = t.model.get_layer("rgb").get_weights()[0]
+    picture = t.predict_all()
+    assert list(t.revive_dead_units()) == [0, 1, 2, 3]
+    w1, b1 = units.get_weights()
+    hidden = np.sign(t._dividers(t.coords.astype(np.float32)).numpy()) @ w1 + b1
+    assert ((hidden[:, :4] > 0).mean(axis=0) > 0.2).all()  # on again, for a good share of pixels
+    w2 = t.model.get_layer("rgb").get_weights()[0]
+    assert (w2[:4] == 0).all() and (w2[4:] == before[4:]).all()
+    np.testing.assert_allclose(t.predict_all(), picture, atol=1e-6)  # the picture does not jump
+    assert len(t.revive_dead_units()) == 0
