@@ -4,7 +4,7 @@ The public names load lazily, so that importing the package (as the CLI does
 for --help) does not start TensorFlow.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 _EXPORTS = {
     "Config": "config",
