@@ -28,6 +28,9 @@ MAX_STEPS_PER_CALL = 1000
 # TensorFlow keeps the memory it once used: 2**18 pixels of 128 dividers
 # raised peak memory by 670 MB; 2**16 by about a quarter of that, at the same speed.
 PREDICT_CHUNK = 1 << 16
+# Dead colour units are looked for after each of the first REVIVE_FIRST
+# epochs, then every REVIVE_EVERY: a look costs about a tenth of an epoch.
+REVIVE_FIRST, REVIVE_EVERY = 3, 10
 # Above this many pixels an epoch's order is computed batch by batch (see Trainer._dataset).
 STREAM_PIXELS = 1 << 22
 
@@ -236,7 +239,9 @@ class Trainer:
             if on_steps:
                 on_steps(steps)
         self.epoch += 1
-        self.revive_dead_units()
+        # Units die in the first epochs, when steps are largest; later a look now and then is enough.
+        if self.epoch <= REVIVE_FIRST or self.epoch % REVIVE_EVERY == 0:
+            self.revive_dead_units()
         c = self.config
         period = c.replacement_period
         if period and self.epoch % period == 0 and self.epoch <= c.replace_until:
@@ -280,7 +285,8 @@ class Trainer:
         to the output (the picture does not jump) and fresh optimizer moments.
         """
         rng = np.random.default_rng([self._seed, self.epoch, 1])
-        pick = rng.choice(self.pixels, min(sample, self.pixels), replace=False)
+        # Drawn with repeats: no permutation of every pixel after each epoch.
+        pick = rng.integers(0, self.pixels, min(sample, self.pixels))
         signs = self._dividers(tf.constant(self.coords_at(pick))).numpy()
         units, output = self.model.get_layer("colour_units"), self.model.get_layer("rgb")
         (w1, b1), (w2, b2) = units.get_weights(), output.get_weights()
@@ -294,17 +300,9 @@ class Trainer:
         w2[dead] = 0.0
         units.set_weights([w1, b1])
         output.set_weights([w2, b2])
-        for slot in self.optimizer.variables:
-            name = slot.path.rsplit("/", 1)[-1]
-            if "_colour_units_kernel_" in name:
-                values = slot.numpy()
-                values[:, dead] = 0.0
-            elif "_colour_units_bias_" in name or "_rgb_kernel_" in name:
-                values = slot.numpy()
-                values[dead] = 0.0
-            else:
-                continue
-            slot.assign(values)
+        self._restart_moments(
+            {"_colour_units_kernel_": (slice(None), dead), "_colour_units_bias_": dead, "_rgb_kernel_": dead}
+        )
         return dead
 
     def replace_weakest(self, count, sample=1 << 12):
@@ -356,13 +354,18 @@ class Trainer:
         # The optimizer's moments for those rows belong to the old place: an
         # old, small second moment would turn the new place's larger
         # gradients into huge steps. They start afresh.
+        self._restart_moments({"_dividers_": weakest, "_colour_units_kernel_": weakest})
+        return weakest
+
+    def _restart_moments(self, where):
+        """Zero the optimizer's state at where[part] in each slot whose variable's name holds `part`."""
         for slot in self.optimizer.variables:
             name = slot.path.rsplit("/", 1)[-1]
-            if "_dividers_" in name or "_colour_units_kernel_" in name:
+            index = next((i for part, i in where.items() if part in name), None)
+            if index is not None:
                 values = slot.numpy()
-                values[weakest] = 0.0
+                values[index] = 0.0
                 slot.assign(values)
-        return weakest
 
     def weights_finite(self):
         return all(np.isfinite(w).all() for w in self.model.get_weights())
