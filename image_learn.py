@@ -3,7 +3,7 @@
 
 import sys
 
-from scalefree.commands import image_learn
+from scalefree.cli.commands import image_learn
 
 if __name__ == "__main__":
     sys.exit(image_learn(prog="image_learn.py"))

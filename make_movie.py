@@ -3,7 +3,7 @@
 
 import sys
 
-from scalefree.commands import make_movie
+from scalefree.cli.commands import make_movie
 
 if __name__ == "__main__":
     sys.exit(make_movie(prog="make_movie.py"))

@@ -4,19 +4,16 @@ Prints the seconds the render took and its height and width.
 """
 
 import sys
-import tempfile
 import time
 
-from scalefree.run import Run, RunOptions, render_run
+import scalefree
 
 
 def main(model, side):
-    with tempfile.TemporaryDirectory() as output_dir:
-        run = Run(RunOptions(model_file=model, output_dir=output_dir))
-        trainer = run.trainer()
-        h, w = run.size
-        started = time.perf_counter()
-        picture = render_run(run, trainer, side / max(h, w), 0.0)
+    model = scalefree.load(model)
+    h, w = model.size
+    started = time.perf_counter()
+    picture = model.render(scale=side / max(h, w))
     print(time.perf_counter() - started, picture.shape[0], picture.shape[1])
 
 

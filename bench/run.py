@@ -55,7 +55,7 @@ def flops_per_pixel(n, m):
 
 def _trainer(image, kind, n, m, **overrides):
     from scalefree.config import Config
-    from scalefree.train import Trainer
+    from scalefree.nn.trainer import Trainer
 
     return Trainer(Config(type=kind, n_dividers=n, n_hidden=m, **{"seed": 0, **overrides}), image)
 
@@ -73,7 +73,7 @@ def train_for(trainer, seconds, marks, stop_psnr=None, already=0.0):
     `stop_psnr`, also return the training time at the end of the first epoch
     whose PSNR reaches it (None if never).
     """
-    from scalefree.train import psnr
+    from scalefree.plane.pictures import psnr
 
     trained, epoch_times, at_marks, reached = already, [], {}, None
     cpu = wall = 0.0
@@ -146,7 +146,7 @@ def bench_training(image, seconds, marks):
 
 def bench_first_tool(image, epochs, limit_seconds):
     """The first tool's settings for `epochs` epochs, then ours to the same PSNR."""
-    from scalefree.train import psnr
+    from scalefree.plane.pictures import psnr
 
     kind, n, m = CONFIGS[0]
     theirs = _trainer(image, kind, n, m, **FIRST_TOOL)
@@ -183,7 +183,8 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
 
     With `longest_side`, each photo is first shrunk to it (the quick run).
     """
-    from scalefree.images import downscale, read_image
+    from scalefree.formats.images import read_image
+    from scalefree.plane.pictures import downscale
 
     rows = []
     for path in photos:
@@ -253,19 +254,13 @@ class PeakMemory:
 
 
 def bench_render(image, sides, workdir):
-    from scalefree.checkpoint import Checkpoint
+    from scalefree.model import TrainingState
 
     trainer = _trainer(image, "linear", 128, 32)
     trainer.train_epoch()
     model = os.path.join(workdir, "render.pkl")
-    Checkpoint(
-        config=trainer.config,
-        image=image,
-        image_name="bench.png",
-        weights=trainer.model.get_weights(),
-        cycle=1,
-        epoch=1,
-    ).write(model)
+    state = TrainingState(config=trainer.config, image=image, image_name="bench.png", cycle=1, epoch=1)
+    trainer.to_model().replace(training=state).save(model)
     rows = []
     for side in sides:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -330,7 +325,7 @@ def phone_photo(path, size=(4032, 3024), seed=0):
     """A stand-in for a 12-megapixel phone photo: the bundled photo enlarged, sensor-like noise, JPEG."""
     from PIL import Image
 
-    from scalefree.images import read_bundled_image
+    from scalefree.formats.images import read_bundled_image
 
     w, h = size
     small = read_bundled_image()
@@ -367,16 +362,10 @@ def _timed_run(args):
 
 
 def _full_size_psnr(model, photo_path):
-    """PSNR of a saved model rendered over the whole photo, at the photo's own size, against it."""
-    from scalefree.images import read_image
-    from scalefree.run import Run, RunOptions, render_run
-    from scalefree.train import psnr
+    """PSNR of a saved model drawn over the whole photo (its partition), at the photo's own size, against it."""
+    import scalefree
 
-    run = Run(RunOptions(model_file=model, input_image=photo_path))
-    picture = render_run(run, run.trainer(), 1.0, 0.0)
-    photo = read_image(photo_path)
-    diff = picture.astype(np.float32) - photo.astype(np.float32)
-    return psnr(float(np.mean(np.square(diff / 255.0))))
+    return scalefree.load(model).psnr(photo_path)
 
 
 def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
@@ -384,12 +373,13 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
     from PIL import Image
 
     from scalefree.config import PIXEL_BUDGET
-    from scalefree.images import read_image, shrunk_size, working_factor
+    from scalefree.formats.images import read_image
+    from scalefree.plane.pictures import shrunk_size, working_factor
 
     photo = os.path.join(workdir, "phone.jpg")
     phone_photo(photo, size)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import scalefree._tensorflow"], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", "import scalefree.nn._tensorflow"], check=True, cwd=ROOT)
     tf_load = time.perf_counter() - t0
     common = [
         "-d",
@@ -462,7 +452,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    from scalefree.images import downscale, read_bundled_image, read_image
+    from scalefree.formats.images import read_bundled_image, read_image
+    from scalefree.plane.pictures import downscale
 
     if args.quality:
         return _main_quality(args)

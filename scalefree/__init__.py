@@ -1,19 +1,27 @@
-"""scalefree: approximate an image by cutting the plane with N lines or circles.
+"""scalefree: draw a picture by cutting the plane with N lines or circles, each region one colour.
 
-The public names load lazily, so that importing the package (as the CLI does
-for --help) does not start TensorFlow.
+    import scalefree
+    model = scalefree.fit("photo.jpg", dividers=128, shape="lines", seconds=30)
+    model.render(scale=4, border=3)      # an (H, W, 3) uint8 array, at any size
+    model.save("photo.pkl"); scalefree.load("photo.pkl").to_svg("photo.svg")
+
+The public names load lazily, so that importing the package (as the command
+line does for --help) starts neither TensorFlow nor anything heavy.
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 _EXPORTS = {
+    "fit": "api",
+    "load": "api",
+    "Model": "model",
+    "ColourLayers": "model",
+    "TrainingState": "model",
     "Config": "config",
-    "LineLayer": "layers",
-    "CircleLayer": "layers",
-    "sharp_sign": "layers",
-    "build_model": "model",
-    "Trainer": "train",
-    "Checkpoint": "checkpoint",
+    "UserError": "errors",
+    "Lines": "shapes",
+    "Circles": "shapes",
+    "DenseUnits": "shapes",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -25,3 +33,7 @@ def __getattr__(name):
     import importlib
 
     return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -2,6 +2,6 @@
 
 import sys
 
-from .commands import image_learn
+from .cli.commands import image_learn
 
 sys.exit(image_learn(prog="python -m scalefree"))

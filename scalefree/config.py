@@ -1,5 +1,11 @@
 """One config object for the network and the run, stored in every checkpoint.
 
+Each field is one option, described once: its default here, its flags, help
+and group in the field's metadata, from which the command line's parser is
+built (scalefree.cli.parser). Defaults that depend on the kind of divider
+(where they start, how often they move, the false gradient) live with the
+kind, in scalefree.shapes, and a field left at None takes the kind's.
+
 Resume rule: the architecture fields (ARCHITECTURE) come from the checkpoint,
 because the stored weights only fit the network they were trained in; every
 other field is a run-time knob, taken from the checkpoint unless the user
@@ -12,37 +18,22 @@ This module imports neither TensorFlow nor Keras, so `--help` stays fast.
 import dataclasses
 import math
 import os
+import typing
 from dataclasses import dataclass
 
 from .errors import UserError
+from .shapes import KINDS, TYPES, kind_of
+from .shapes.base import SHARPNESS
 
-DIVIDER_TYPES = ("linear", "circular", "relu")
 OPTIMIZERS = ("adam", "adadelta", "sgd")
 INITS = ("edges", "residual", "combined", "random")
 
 ARCHITECTURE = ("type", "n_dividers", "n_hidden")
 
-# The false gradient's steepness when none is given. It sets how far from a
-# divider pixels still pull on it. Circles had 10 (their E is relative to the
-# radius); measured again with residual placement and moving circles, 20 gave
-# 32 circles +0.08 to +0.38 dB and 128 circles +0.32 to +0.38 dB at 60 s on
-# four tuning photos (seed 0). Lines had measured best at 20 already.
-GRADIENT_SHARPNESS = {"linear": 20.0, "circular": 20.0, "relu": 20.0}
-
-# Where dividers start when --init is not given (measured on six photos, 20 s
-# each: for 32 circles the residual search gained 1.1 dB over edges on every
-# photo; for lines it lost 0.3 dB at 32 and tied at 128).
-PLACEMENT = {"linear": "edges", "circular": "combined", "relu": "random"}
-
-# How often the least useful dividers move, when --replace_every is not given
-# (six photos, 20 s: circles gained 0.1-1.5 dB at N = 32 and 128).
-REPLACE_EVERY = {"linear": 0, "circular": 20, "relu": 0}
-
 # Pixels trained on when -p is not given: a larger photo is shrunk to about
 # this many. Beyond it an epoch costs more time than the extra detail gives
 # back to N dividers (measured on a 12-megapixel photo: see README).
 PIXEL_BUDGET = 1 << 18
-
 
 # Sizes no honest run reaches; above them a typed or stored value would only
 # make TensorFlow try to allocate what the machine does not have.
@@ -64,20 +55,27 @@ MAX_WEIGHTS = 1 << 26
 # The largest PNG render or frame, in pixels (16384 x 16384, 800 MB as RGB)
 # unless --max_render_pixels says otherwise.
 RENDER_PIXEL_LIMIT = 1 << 28
-_TEXT_FIELDS = ("type", "optimizer", "init")
-_INT_FIELDS = (
-    "n_dividers",
-    "n_hidden",
-    "batch_size",
-    "epochs_per_cycle",
-    "cycles",
-    "lr_decay_steps",
-    "pixel_budget",
-    "seed",
-    "replace_every",
-    "replace_until",
-)
-_OPTIONAL = ("seed", "gradient_sharpness", "downscale", "init", "replace_every")
+
+WHAT, TRAINING, OUTPUT = "what to learn", "training", "output"
+
+
+def option(default, *flags, group, help, **parser):
+    """A field that is a command-line option: `flags` besides --NAME, its `help` and `group`.
+
+    `parser` holds what argparse needs beyond the field's type (choices,
+    metavar, nargs, action). A field with default None shows no default in
+    its help; its help says what None means.
+    """
+    return dataclasses.field(default=default, metadata={"flags": flags, "group": group, "help": help, "parser": parser})
+
+
+def _by_kind(attribute):
+    """A default that depends on the kind of divider, as help text: '20', or 'edges for lines, combined for circles'."""
+    values = {k.name: getattr(k, attribute) for k in KINDS if k.partitions}
+    text = {name: v if isinstance(v, str) else f"{v:g}" for name, v in values.items()}
+    if len(set(text.values())) == 1:
+        return next(iter(text.values()))
+    return ", ".join(f"{value} for {name}" for name, value in text.items())
 
 
 def shown(value, limit=40):
@@ -93,51 +91,112 @@ class ConfigError(UserError):
 @dataclass
 class Config:
     # Architecture.
-    type: str = "linear"
-    n_dividers: int = 128
-    n_hidden: int = 32
-    # Divider activation; may change on resume (no weight depends on it).
-    sharpness: float = 1000.0
-    gradient_sharpness: float | None = None  # None: GRADIENT_SHARPNESS[type]
+    type: str = option(
+        "linear",
+        "-t",
+        group=WHAT,
+        metavar="TYPE",
+        choices=TYPES + tuple(a for k in KINDS for a in k.aliases),
+        help=f"divider units: {', '.join(TYPES)} (relu: plain dense units, a smooth baseline)",
+    )
+    n_dividers: int = option(
+        128, "-d", group=WHAT, metavar="N", help="number of divider units (lines or circles), the first layer"
+    )
+    n_hidden: int = option(32, "-n", group=WHAT, metavar="M", help="number of ReLU colour units, the second layer")
+    downscale: float | None = option(
+        None,
+        "-p",
+        group=WHAT,
+        help="shrink the image by this factor before training: faster, less detail; 1 trains on every "
+        "pixel (default: a photo larger than --pixel_budget is shrunk to fit it)",
+    )
+    pixel_budget: int = option(
+        PIXEL_BUDGET,
+        group=WHAT,
+        help="without -p, photos with more pixels than this train at a size that has about this many; "
+        "renders, frames and SVG are still at the photo's own size",
+    )
     # Training.
-    init: str | None = None  # None: PLACEMENT[type]
-    # Every this many epochs (0: never; None: REPLACE_EVERY[type]), up to epoch
-    # replace_until, the replace_share of dividers that matter least move to
-    # where the error is largest.
-    replace_every: int | None = None
-    replace_until: int = 200
-    replace_share: float = 0.0625
-    optimizer: str = "adam"
-    learning_rate: float = 0.004
-    divider_lr_scale: float = 0.125
-    lr_decay_steps: int = 10000
-    batch_size: int = 256
-    epochs_per_cycle: int = 1
-    cycles: int = 0
-    downscale: float | None = None  # None: shrink to pixel_budget if larger
-    pixel_budget: int = PIXEL_BUDGET
-    seed: int | None = None
-    max_seconds: float = 0.0
-    target_psnr: float = 0.0
+    epochs_per_cycle: int = option(
+        1, "-e", group=TRAINING, help="epochs per cycle; after each cycle: log line, checkpoint, frame, window update"
+    )
+    cycles: int = option(0, "-c", group=TRAINING, help="cycles to run, 0 = until stopped")
+    learning_rate: float = option(
+        0.004,
+        "-l",
+        group=TRAINING,
+        help="optimizer learning rate of the colour units (the dividers' is scaled by --divider_lr_scale)",
+    )
+    divider_lr_scale: float = option(
+        0.125, group=TRAINING, help="the dividers' learning rate as a fraction of -l: they settle with smaller steps"
+    )
+    lr_decay_steps: int = option(
+        10000, group=TRAINING, help="learning rates decay as lr / (1 + step / this), 0 = constant"
+    )
+    optimizer: str = option(
+        "adam", group=TRAINING, choices=OPTIMIZERS, help=f"{', '.join(OPTIMIZERS)} (the first tool used adadelta)"
+    )
+    init: str | None = option(
+        None,
+        group=TRAINING,
+        choices=INITS,
+        help="where dividers start: on the image's edges; one by one where each lowers the error most "
+        "(residual); the first 32 so and the rest on edges (combined); or at random as the first "
+        f"tool did (default: {_by_kind('placement')})",
+    )
+    replace_every: int | None = option(
+        None,
+        group=TRAINING,
+        help="every this many epochs, move the dividers that matter least to where the error is largest; "
+        f"0 = never (default: {_by_kind('replace_every')})",
+    )
+    replace_until: int = option(200, group=TRAINING, help="the last epoch at which dividers are moved")
+    replace_share: float = option(0.0625, group=TRAINING, help="the share of dividers moved each time (at least one)")
+    batch_size: int = option(256, group=TRAINING, help="pixels per optimizer step")
+    # Divider activation; may change on resume (no weight depends on it).
+    sharpness: float = option(
+        SHARPNESS, "-s", group=TRAINING, help="divider activation is tanh(sharpness * E): higher, harder region edges"
+    )
+    gradient_sharpness: float | None = option(
+        None,
+        "-g",
+        group=TRAINING,
+        help="false gradient: dividers learn through the slope of tanh(g * E); high values barely move "
+        f"them, low values keep them from settling (default: {_by_kind('gradient_sharpness')})",
+    )
+    seed: int | None = option(None, group=TRAINING, help="random seed; the same seed gives the same run")
+    max_seconds: float = option(
+        0.0, group=TRAINING, help="stop after the cycle that passes this many seconds of training, 0 = no limit"
+    )
+    target_psnr: float = option(
+        0.0, group=TRAINING, help="stop after the cycle that reaches this PSNR in dB, 0 = no target"
+    )
     # Rendering of frames and images.
-    disp_mult: float = 1.0
-    border: float = 0.0
+    disp_mult: float = option(1.0, "-x", group=OUTPUT, help="render size as a multiple of the photo's size")
+    border: float = option(
+        0.0,
+        "-b",
+        group=OUTPUT,
+        help="widen the rendered region by (1 + BORDER) about the centre, to see how the function extrapolates",
+    )
 
     def validate(self):
-        """Raise ConfigError naming the first option that cannot work."""
+        """Raise ConfigError naming the first option that cannot work; the type's alias becomes its word."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is None and f.name in _OPTIONAL:
+            if value is None and _optional(f):
                 continue
-            kind = str if f.name in _TEXT_FIELDS else int if f.name in _INT_FIELDS else (int, float)
+            kind = _field_type(f)
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigError(f"--{f.name} has an unusable value {shown(value)}")
             if kind is not str and not math.isfinite(value):
                 raise ConfigError(f"--{f.name} must be a finite number, got {value}")
             if f.name in LIMITS and abs(value) > LIMITS[f.name]:
                 raise ConfigError(f"--{f.name} {value} is more than scalefree allows ({LIMITS[f.name]})")
-        if self.type not in DIVIDER_TYPES:
-            raise ConfigError(f"unknown type {shown(self.type)}: choose one of {', '.join(DIVIDER_TYPES)}")
+        try:
+            self.type = kind_of(self.type).type
+        except ValueError:
+            raise ConfigError(f"unknown type {shown(self.type)}: choose one of {', '.join(TYPES)}") from None
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {shown(self.optimizer)}: choose one of {', '.join(OPTIMIZERS)}")
         if self.init is not None and self.init not in INITS:
@@ -176,32 +235,36 @@ class Config:
             )
         return self
 
+    @property
+    def kind(self):
+        """The class of the first layer's units (scalefree.shapes)."""
+        return kind_of(self.type)
+
     def weight_shapes(self):
-        """Shapes of the network's weights, in Keras order: what a stored model must hold."""
+        """Shapes of the network's weights, in its order: what a stored model must hold."""
         n, m = self.n_dividers, self.n_hidden
-        dividers = [(2, n), (n,)] if self.type == "relu" else [(n, 2), (n,)]
-        return dividers + [(n, m), (m,), (m, 3), (3,)]
+        return self.kind.array_shapes(n) + [(n, m), (m,), (m, 3), (3,)]
 
     @property
     def replacement_period(self):
-        if self.type == "relu":
+        if not self.kind.partitions:
             return 0
-        return self.replace_every if self.replace_every is not None else REPLACE_EVERY[self.type]
+        return self.replace_every if self.replace_every is not None else self.kind.replace_every
 
     @property
     def placement(self):
-        return self.init if self.init is not None else PLACEMENT[self.type]
+        return self.init if self.init is not None else self.kind.placement
 
     @property
     def places_dividers(self):
-        """Whether a new model starts its dividers where init.py places them, not at random."""
-        return self.type != "relu" and self.placement != "random"
+        """Whether a new model starts its dividers where plane.placement places them, not at random."""
+        return self.kind.partitions and self.placement != "random"
 
     @property
     def effective_gradient_sharpness(self):
         if self.gradient_sharpness is not None:
             return self.gradient_sharpness
-        return GRADIENT_SHARPNESS.get(self.type, 20.0)
+        return self.kind.gradient_sharpness
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -218,11 +281,27 @@ class Config:
         """This (stored) config with the options the user typed applied over it."""
         for name in ARCHITECTURE:
             if name in typed and typed[name] != getattr(self, name):
+                if name == "type" and kind_of(typed[name]).type == self.type:
+                    continue
                 raise ConfigError(
                     f"--{name} {typed[name]} does not fit the stored network "
                     f"(it has {name} {getattr(self, name)}); start a new model instead"
                 )
         return dataclasses.replace(self, **typed)
+
+
+def _optional(f):
+    return type(None) in typing.get_args(f.type)
+
+
+def value_type(f):
+    """The type of a field's values: str, int or float (an int is a float's value too)."""
+    return next((a for a in typing.get_args(f.type) if a is not type(None)), f.type)
+
+
+def _field_type(f):
+    kind = value_type(f)
+    return (int, float) if kind is float else kind
 
 
 def new_seed():

@@ -1,81 +1,252 @@
-"""The network: (x, y) -> N dividers -> M ReLU colour units -> 3 sigmoid outputs."""
+"""The learnt model as a value: its dividers, its colour layers, and one forward pass, in numpy.
 
-from ._tensorflow import keras
-from .layers import CircleLayer, LineLayer
+f(x, y) = sigmoid(W2 relu(W1 d(x, y) + b1) + b2), where d(x, y) are the N
+dividers' outputs: about -1 or +1 by which side of each line, or whether
+inside each circle, the point lies (tanh(sharpness * E)). Two points on the
+same side of every divider give the same colour, so the picture is a
+partition of the plane, each region one colour. The plane's coordinates put
+the frame's longer side on [-1, 1]; the model is a function of real (x, y),
+so it draws at any size and beyond the frame.
 
-_DIVIDERS = {"linear": LineLayer, "circular": CircleLayer}
+Everything that draws or exports a model (renders, the first picture, the
+SVG, the page, the window, re-placement) uses this class; the Keras network
+is built from a Model and read back into one (scalefree.nn), and serves only
+to compute gradients. Nothing here imports TensorFlow.
+"""
 
+import dataclasses
+from dataclasses import dataclass, field
 
-def divider_layer(config):
-    if config.type == "relu":
-        # The smooth baseline: ordinary dense units, no hard regions.
-        return keras.layers.Dense(config.n_dividers, activation="relu", name="dividers")
-    return _DIVIDERS[config.type](
-        config.n_dividers,
-        sharpness=config.sharpness,
-        gradient_sharpness=config.effective_gradient_sharpness,
-        name="dividers",
-    )
+import numpy as np
 
-
-def build_model(config):
-    """A Keras model for `config`; build it inside a strategy scope to distribute it."""
-    return keras.Sequential(
-        [
-            keras.Input(shape=(2,)),
-            divider_layer(config),
-            keras.layers.Dense(config.n_hidden, activation="relu", name="colour_units"),
-            keras.layers.Dense(3, activation="sigmoid", name="rgb"),
-        ],
-        name=f"scalefree_{config.type}",
-    )
+from .config import Config
+from .history import History
+from .plane import draw, regions
+from .plane.pictures import picture_psnr, to_uint8
+from .shapes import kind_of
+from .shapes.base import SHARPNESS
 
 
-def partition_weights(model):
-    """(divider weights, colour layers (W1, b1, W2, b2)): what a hard render or SVG needs."""
-    colour_units, rgb = (model.get_layer(name).get_weights() for name in ("colour_units", "rgb"))
-    return model.get_layer("dividers").get_weights(), colour_units + rgb
+@dataclass(frozen=True)
+class ColourLayers:
+    """The M ReLU colour units and the 3 sigmoid outputs: W1 (N, M), b1 (M,), W2 (M, 3), b2 (3,)."""
+
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+    @property
+    def arrays(self):
+        return self.w1, self.b1, self.w2, self.b2
+
+    def hidden(self, first):
+        """The colour units' inputs (P, M) from the first layer's outputs (P, N)."""
+        return np.asarray(first, np.float64) @ np.asarray(self.w1, np.float64) + np.asarray(self.b1, np.float64)
+
+    def colours(self, hidden):
+        """RGB in [0, 1] from the colour units' inputs: ReLU, then the sigmoid outputs."""
+        w2, b2 = np.asarray(self.w2, np.float64), np.asarray(self.b2, np.float64)
+        with np.errstate(over="ignore"):  # exp of a large negative output: colour 0, as it should be
+            return 1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2)))
+
+    def paint(self, hidden):
+        """8-bit colours from the colour units' inputs (see `colours`)."""
+        return to_uint8(self.colours(hidden))
 
 
-def _with_divider_scale(base):
-    """`base` (a Keras optimizer class) with the dividers' learning rate scaled.
+@dataclass
+class TrainingState:
+    """How a model was trained, and what resuming it needs: the photo, the options, where training was."""
 
-    The dividers' parameters (where a line or circle is) want smaller steps
-    than the colour units': a line that jumps repaints a whole band of
-    pixels. The layer named "dividers" gets `divider_scale` x the rate.
+    config: Config
+    image: np.ndarray  # (h, w, 3) uint8: the photo, whole
+    image_name: str
+    cycle: int = 0
+    epoch: int = 0
+    optimizer: list | None = None  # the optimizer's variables; None: start it afresh
+    history: History = field(default_factory=History)
+
+
+class Model:
+    """A model of one picture: groups of first-layer units (shapes), colour layers and the frame.
+
+    `dividers` is a tuple of groups of units (scalefree.shapes: Lines,
+    Circles, or DenseUnits for a relu model), `colour_layers` the colour
+    units and outputs, `size` the (height, width) of the frame in pixels
+    (the photo's: renders default to it), `sharpness` the dividers' steepness.
+    `training` (a TrainingState) is set on models that come from training or
+    from a checkpoint: `save` needs it.
     """
 
-    class Scaled(base):
-        def __init__(self, learning_rate, divider_scale=1.0, **kwargs):
-            super().__init__(learning_rate, **kwargs)
-            self.divider_scale = float(divider_scale)
-            self._divider_indices = set()
+    def __init__(self, dividers, colour_layers, size, sharpness=SHARPNESS, training=None):
+        self.dividers = tuple(dividers)
+        if not self.dividers:
+            raise ValueError("a model needs at least one group of units")
+        self.colour_layers = colour_layers if isinstance(colour_layers, ColourLayers) else ColourLayers(*colour_layers)
+        self.size = (int(size[0]), int(size[1]))
+        self.sharpness = float(sharpness)
+        self.training = training
+        if self.colour_layers.w1.shape[0] != self.n_dividers:
+            raise ValueError(f"W1 has {self.colour_layers.w1.shape[0]} rows for {self.n_dividers} units")
 
-        def build(self, variables):
-            super().build(variables)
-            self._divider_indices = {i for i, v in enumerate(variables) if "dividers" in v.path.split("/")}
+    # What the model is.
 
-        def update_step(self, gradient, variable, learning_rate):
-            # Runs once per variable as the step is traced, so the test is plain Python.
-            if self._get_variable_index(variable) in self._divider_indices:
-                learning_rate = learning_rate * self.divider_scale
-            super().update_step(gradient, variable, learning_rate)
+    @property
+    def n_dividers(self):
+        return sum(len(group) for group in self.dividers)
 
-    Scaled.__name__ = base.__name__
-    return Scaled
+    @property
+    def n_colour_units(self):
+        return self.colour_layers.w1.shape[1]
+
+    @property
+    def type(self):
+        """The kind of its units, as options name it ("linear", "circular", "relu")."""
+        (kind,) = {type(group).type for group in self.dividers}
+        return kind
+
+    @property
+    def kind(self):
+        return kind_of(self.type)
+
+    @property
+    def has_partition(self):
+        """Whether the model cuts the plane into regions of one colour each (lines and circles do; relu does not)."""
+        return all(group.partitions for group in self.dividers)
+
+    def __repr__(self):
+        groups = ", ".join(f"{len(g)} {g.name}" for g in self.dividers)
+        h, w = self.size
+        return f"<scalefree.Model: {groups}, {self.n_colour_units} colour units, frame {w}x{h}>"
+
+    # The forward pass.
+
+    def first_layer(self, xy, hard=False):
+        """(P, N) outputs of every unit at P points (x, y): tanh(sharpness E), or the sides when `hard`."""
+        if hard and self.has_partition:
+            return self.sides(xy)
+        return np.concatenate([group.outputs(xy, self.sharpness) for group in self.dividers], axis=1)
+
+    def colours(self, xy, hard=False):
+        """RGB in [0, 1] (P, 3) at P points (x, y): the network as training sees it, or its hard partition."""
+        layers = self.colour_layers
+        return layers.colours(layers.hidden(self.first_layer(xy, hard)))
+
+    def sides(self, xy):
+        """(P, N) of +-1: which side of each divider each point lies on."""
+        if not self.has_partition:
+            raise ValueError("a relu model has no dividers, so no sides")
+        return regions.sides(self.dividers, xy)
+
+    # Pictures.
+
+    def render(self, scale=1.0, border=0.0, hard=True, size=None, on_rows=None):
+        """An (H, W, 3) uint8 picture: `scale` x the frame's size (or `size`), widened by `border`.
+
+        This is the view `--just_image -x SCALE -b BORDER` draws. `hard`
+        draws the partition itself (one colour a region, edges one pixel wide
+        at any zoom); otherwise the network's own function, steep tanh
+        included. A relu model has no partition and always draws its function.
+        """
+        h, w = size or self.size
+        if hard and self.has_partition:
+            return draw.render_partition(self.dividers, self.colour_layers, h, w, scale, border, on_rows=on_rows)
+        return draw.render_function(self.colours, h, w, scale, border, units=self.n_dividers, on_rows=on_rows)
+
+    def image(self, scale=1.0, border=0.0, hard=True):
+        """The render as a Pillow image."""
+        from PIL import Image
+
+        return Image.fromarray(self.render(scale, border, hard))
+
+    def _repr_png_(self):
+        # Jupyter shows a model as its picture.
+        import io
+
+        buffer = io.BytesIO()
+        self.image().save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def psnr(self, image, hard=True):
+        """PSNR in dB of the model drawn at `image`'s size against it (a path, a Pillow image or an array)."""
+        from .formats.images import as_rgb
+
+        picture = as_rgb(image)
+        return picture_psnr(self.render(hard=hard, size=picture.shape[:2]), picture)
+
+    # Files.
+
+    def to_svg(self, path=None, scale=1.0, border=0.0):
+        """The partition as an SVG document (its text); written to `path` too when given."""
+        from .formats.svg import svg_document
+        from .plane.arrangement import view_of
+
+        self._needs_partition("SVG")
+        text, _ = svg_document(self, view_of(*self.size, scale, border), self.description())
+        _write_text(path, text)
+        return text
+
+    def to_html(self, path=None, title=None):
+        """A self-contained web page that draws the model at any size (its text); written to `path` too."""
+        from .formats.page import page
+
+        self._needs_partition("page")
+        text, _ = page(self, about=self.description(), title=title or self.description())
+        _write_text(path, text)
+        return text
+
+    def save(self, path):
+        """Write the model as a checkpoint (.pkl): the file `image_learn.py -m` resumes and renders."""
+        from .formats import checkpoint
+
+        if self.training is None:
+            raise ValueError("only a model from scalefree.fit or scalefree.load can be saved: it holds its photo")
+        checkpoint.write(self, path)
+
+    def description(self):
+        """What an exported file says of its source."""
+        groups = " and ".join(f"{len(g)} {g.name}" for g in self.dividers)
+        about = f"scalefree: {groups}, {self.n_colour_units} colour units"
+        if self.training is not None:
+            about += f", cycle {self.training.cycle}, learnt from {self.training.image_name}"
+        return about
+
+    def _needs_partition(self, what):
+        if not self.has_partition:
+            raise ValueError(f"a relu model has no exact partition to write as {what}; render it as a PNG instead")
+
+    # As the network holds it.
+
+    def weights(self):
+        """Every array, in the network's order: each group's, then the colour layers'."""
+        return [a for group in self.dividers for a in group.arrays] + list(self.colour_layers.arrays)
+
+    @classmethod
+    def from_weights(cls, type_, weights, size, sharpness=SHARPNESS, training=None):
+        """A model of one kind of unit from its arrays in the network's order (Config.weight_shapes)."""
+        kind = kind_of(type_)
+        count = len(kind.array_shapes(0))
+        return cls((kind(*weights[:count]),), ColourLayers(*weights[count:]), size, sharpness, training)
+
+    def replace(self, **changes):
+        """A copy with some of (dividers, colour_layers, size, sharpness, training) changed."""
+        values = {
+            "dividers": self.dividers,
+            "colour_layers": self.colour_layers,
+            "size": self.size,
+            "sharpness": self.sharpness,
+            "training": self.training,
+        }
+        return Model(**{**values, **changes})
+
+    def with_training(self, **changes):
+        """A copy whose training state has `changes`."""
+        return self.replace(training=dataclasses.replace(self.training, **changes))
 
 
-_OPTIMIZERS = {
-    "adam": (keras.optimizers.Adam, {}),
-    "adadelta": (keras.optimizers.Adadelta, {}),
-    "sgd": (keras.optimizers.SGD, {"momentum": 0.9}),
-}
+def _write_text(path, text):
+    if path is not None:
+        from .formats.atomic import write_text
 
-
-def build_optimizer(config):
-    """The optimizer for `config`: its learning rate decays as lr / (1 + step / lr_decay_steps)."""
-    base, extra = _OPTIMIZERS[config.optimizer]
-    rate = config.learning_rate
-    if config.lr_decay_steps:
-        rate = keras.optimizers.schedules.InverseTimeDecay(rate, config.lr_decay_steps, decay_rate=1.0)
-    return _with_divider_scale(base)(rate, divider_scale=config.divider_lr_scale, **extra)
+        write_text(path, text)

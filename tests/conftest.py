@@ -7,8 +7,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import scalefree._tensorflow  # noqa: E402,F401  (before anything else loads TensorFlow)
-from scalefree.coords import pixel_coords  # noqa: E402
+import scalefree.nn._tensorflow  # noqa: E402,F401  (before anything else loads TensorFlow)
+from scalefree.plane.coords import pixel_coords  # noqa: E402
 
 HALF_PLANES = [((-0.3, 0.1), 0.4), ((0.2, -0.2), 2.0), ((0.1, 0.4), 4.0)]
 DISCS = [((-0.4, -0.3), 0.35), ((0.35, 0.1), 0.45), ((0.0, 0.5), 0.25)]
@@ -36,7 +36,7 @@ def discs_image(size=64):
 
 def run_main(capsys, *args):
     """image_learn's command line in this process: (exit code, stdout, stderr)."""
-    from scalefree.commands import image_learn
+    from scalefree.cli.commands import image_learn
 
     code = image_learn(list(args))
     out, err = capsys.readouterr()
@@ -58,7 +58,7 @@ def trained_models(tmp_path_factory):
     """Checkpoints of a few cycles of 8 lines, circles and relu units on three discs, trained by the command line."""
     from PIL import Image
 
-    from scalefree.commands import image_learn
+    from scalefree.cli.commands import image_learn
 
     folder = tmp_path_factory.mktemp("models")
     image = folder / "discs.png"

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from scalefree.atomic import OutputError, atomic_path, held, remove_stale, write_text
+from scalefree.formats.atomic import OutputError, atomic_path, held, remove_stale, write_text
 
 
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):

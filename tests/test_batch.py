@@ -10,7 +10,7 @@ from conftest import run_main
 from PIL import Image
 from test_cli import start, wait_for_cycle
 
-from scalefree.batch import expand, is_batch
+from scalefree.run.batch import expand, is_batch
 
 
 def photos(folder, n=2, size=(24, 30)):

@@ -1,11 +1,12 @@
 import os
 import pickle
+import shutil
 
 import numpy as np
 import pytest
 
-from scalefree import checkpoint
-from scalefree.checkpoint import CheckpointError
+from scalefree.formats import checkpoint
+from scalefree.formats.checkpoint import CheckpointError
 
 
 def payload():
@@ -101,27 +102,57 @@ def real_payload():
 
     config = Config(type="linear", n_dividers=3, n_hidden=4, seed=0)
     rng = np.random.default_rng(0)
+    weights = [rng.normal(size=s).astype(np.float32) for s in config.weight_shapes()]
     return {
         "config": config.to_dict(),
         "image": rng.integers(0, 256, (6, 8, 3), dtype=np.uint8),
         "image_name": "photo.png",
         "cycle": 2,
         "epoch": 2,
-        "weights": [rng.normal(size=s).astype(np.float32) for s in config.weight_shapes()],
+        "dividers": [{"type": "linear", "arrays": weights[:2]}],
+        "colour_layers": weights[2:],
         "optimizer": [np.asarray(7, np.int64), np.asarray(0.004, np.float32)],
         "history": [{"cycle": 1, "loss": 0.1, "psnr": 10.0, "seconds": 0.1, "pixels_per_second": 1e5, "epochs": 1}],
     }
 
 
-def test_a_real_payload_reads_back_as_a_checkpoint(tmp_path):
+def test_a_real_payload_reads_back_as_a_model(tmp_path):
     path = tmp_path / "m.pkl"
     checkpoint.save(path, real_payload())
-    back = checkpoint.Checkpoint.read(path)
-    assert back.config.n_dividers == 3 and back.cycle == 2 and back.image.shape == (6, 8, 3)
-    assert len(back.history.cycles) == 1 and back.optimizer[0] == 7
+    back = checkpoint.read(path)
+    t = back.training
+    assert back.n_dividers == 3 and back.type == "linear" and t.cycle == 2 and t.image.shape == (6, 8, 3)
+    assert back.size == (6, 8) and len(t.history.cycles) == 1 and t.optimizer[0] == 7
     again = tmp_path / "again.pkl"
-    back.write(again)
-    assert checkpoint.Checkpoint.read(again).to_payload()["weights"][0].tolist() == back.weights[0].tolist()
+    back.save(again)
+    assert checkpoint.read(again).weights()[0].tolist() == back.weights()[0].tolist()
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+@pytest.mark.parametrize("kind", ["linear", "circular"])
+def test_a_checkpoint_written_by_0_5_0_loads_and_draws_as_it_did(kind, tmp_path, capsys):
+    from PIL import Image
+
+    from scalefree.cli.commands import image_learn
+
+    kept = os.path.join(DATA, f"v0.5.0_{kind}_6d_4h.pkl")
+    payload = checkpoint.load(kept)
+    assert payload["version"] == 1 and "weights" in payload  # the old layout: one list of weights
+    model = checkpoint.read(kept)
+    for a, b in zip(model.weights(), payload["weights"]):
+        np.testing.assert_array_equal(a, b)
+    # Its hard render, x2, as scalefree 0.5.0 drew it.
+    drawn_then = np.asarray(Image.open(os.path.join(DATA, f"v0.5.0_{kind}_x2_hard.png")))
+    np.testing.assert_array_equal(model.render(scale=2), drawn_then)
+    # It resumes, and is written back in the current layout.
+    copy = tmp_path / "old.pkl"
+    shutil.copyfile(kept, copy)
+    assert image_learn(["-m", str(copy), "-c", "1", "--no_display"]) == 0
+    assert "resuming at cycle 1" in capsys.readouterr().out
+    again = checkpoint.load(copy)
+    assert again["version"] == checkpoint.VERSION and again["cycle"] == 2
 
 
 def damaged(field, value):
@@ -135,6 +166,7 @@ def damaged(field, value):
 
 DROP = object()
 CONFIG = real_payload()["config"]
+ARRAYS = real_payload()["dividers"][0]["arrays"]
 
 
 @pytest.mark.parametrize(
@@ -158,9 +190,14 @@ CONFIG = real_payload()["config"]
         ("image_name", 42, "image_name is not a file name"),
         ("image", np.zeros((0, 0, 3), np.uint8), "image is not an RGB picture"),
         ("image", np.zeros((4, 4), np.uint8), "image is not an RGB picture"),
-        ("weights", ["a", "b"], "weights is not a list of arrays"),
-        ("weights", [np.zeros(2, np.float32)], "do not fit the network"),
-        ("weights", DROP, "it has no weights"),
+        ("dividers", "lines", "dividers are not a list of groups"),
+        ("dividers", [], "dividers are not a list of groups"),
+        ("dividers", [{"type": "hexagons", "arrays": ARRAYS}], "group of unknown type 'hexagons'"),
+        ("dividers", [{"type": "circular", "arrays": ARRAYS}], "hold circles, but its config says linear"),
+        ("dividers", [{"type": "linear", "arrays": "a"}], "divider arrays is not a list of arrays"),
+        ("colour_layers", ["a", "b"], "colour layers is not a list of arrays"),
+        ("colour_layers", [np.zeros(2, np.float32)], "do not fit the network"),
+        ("dividers", DROP, "it has no dividers"),
         ("image", DROP, "it has no image"),
     ],
 )
@@ -168,17 +205,31 @@ def test_each_damaged_field_is_named(tmp_path, field, value, message):
     path = tmp_path / "m.pkl"
     checkpoint.save(path, damaged(field, value))
     with pytest.raises(CheckpointError, match=message):
-        checkpoint.Checkpoint.read(path)
+        checkpoint.read(path)
+
+
+def test_a_damaged_0_5_0_payload_names_its_weights(tmp_path):
+    payload = real_payload()
+    weights = payload.pop("dividers")[0]["arrays"] + payload.pop("colour_layers")
+    path = tmp_path / "old.pkl"
+    path.write_bytes(
+        pickle.dumps(checkpoint._encode({"format": checkpoint.FORMAT, "version": 1, **payload, "weights": weights[1:]}))
+    )
+    with pytest.raises(CheckpointError, match="weights do not fit the network"):
+        checkpoint.read(path)
+    path.write_bytes(pickle.dumps(checkpoint._encode({"format": checkpoint.FORMAT, "version": 1, **payload})))
+    with pytest.raises(CheckpointError, match="it has no weights"):
+        checkpoint.read(path)
 
 
 def test_weights_that_are_not_finite_are_refused(tmp_path):
     for bad in (np.nan, np.inf):
         p = real_payload()
-        p["weights"][2][0, 0] = bad
+        p["colour_layers"][0][0, 0] = bad
         path = tmp_path / "m.pkl"
         checkpoint.save(path, p)
-        with pytest.raises(CheckpointError, match="weights holds values that are not finite"):
-            checkpoint.Checkpoint.read(path)
+        with pytest.raises(CheckpointError, match="colour layers holds values that are not finite"):
+            checkpoint.read(path)
 
 
 def test_shared_references_cannot_expand_a_small_file(tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from conftest import ROOT, half_planes_image, run_main
 from PIL import Image
 
-from scalefree import checkpoint
-from scalefree.images import picture_psnr
+from scalefree.formats import checkpoint
+from scalefree.plane.pictures import picture_psnr
 
 SEED_OPTIONS = ["-i", "-t", "-d", "-n", "-m", "-j", "-e", "-c", "-x", "-b", "-p", "-l", "-s", "-g", "-f"]
 SEED_LONG = [
@@ -161,9 +161,9 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     frame_files = sorted(p.name for p in frames.glob("*.png"))
     assert len(frame_files) == 2 and (frames / "frames.jsonl").read_text().count("\n") == 2
 
-    # The checkpoint renders exactly what the run saw at its last cycle.
+    # The checkpoint draws exactly what the run drew at its last cycle (frames draw the partition).
     render = tmp_path / "again.png"
-    code, out, _ = run_main(capsys, "-j", "-m", str(model), "-o", str(render))
+    code, out, _ = run_main(capsys, "-j", "-m", str(model), "--hard", "-o", str(render))
     assert code == 0 and str(render) in out
     last_frame = np.asarray(Image.open(frames / frame_files[-1]))
     np.testing.assert_array_equal(np.asarray(Image.open(render)), last_frame)
@@ -203,12 +203,14 @@ def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
         "image": np.zeros((4, 4, 3), np.uint8),
         "image_name": "x.png",
         "cycle": 1,
-        "weights": [],
+        "dividers": [],
+        "colour_layers": [],
     }
+    lines = [{"type": "linear", "arrays": [np.zeros(2, np.float32)]}]
     for name, payload, pattern in [
         ("config.pkl", good, "unusable value 'three'"),
         ("image.pkl", {**good, "config": {}, "image": np.zeros(5, np.float32)}, "its image is not an RGB picture"),
-        ("weights.pkl", {**good, "config": {"n_dividers": 3}, "weights": [np.zeros(2, np.float32)]}, "do not fit"),
+        ("weights.pkl", {**good, "config": {"n_dividers": 3}, "dividers": lines}, "do not fit"),
     ]:
         path = tmp_path / name
         checkpoint.save(path, payload)
@@ -333,7 +335,8 @@ def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path
     model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
     payload = checkpoint.load(model)
     # Finite, but so large that |X - C| overflows: the first step's loss is NaN.
-    payload["weights"][0] = np.full_like(payload["weights"][0], 3e38)
+    arrays = payload["dividers"][0]["arrays"]
+    arrays[0] = np.full_like(arrays[0], 3e38)
     checkpoint.save(model, payload)
     before = model.read_bytes()
     code, out, err = run_main(capsys, "-m", str(model), "-c", "2", "--no_display")

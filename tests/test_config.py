@@ -4,18 +4,30 @@ import math
 
 import pytest
 
-from scalefree.config import GRADIENT_SHARPNESS, PLACEMENT, REPLACE_EVERY, Config, ConfigError, field_names
+from scalefree.config import Config, ConfigError, field_names
+
+# The defaults the README's option table promises, written out here rather
+# than read from the code, so that a changed default fails until it is documented.
+DOCUMENTED = {
+    "linear": {"placement": "edges", "replacement_period": 0, "effective_gradient_sharpness": 20.0},
+    "circular": {"placement": "combined", "replacement_period": 20, "effective_gradient_sharpness": 20.0},
+    "relu": {"placement": "random", "replacement_period": 0, "effective_gradient_sharpness": 20.0},
+}
 
 
 @pytest.mark.parametrize("kind", ["linear", "circular", "relu"])
-def test_unset_options_take_the_default_of_their_type_and_set_ones_win(kind):
+def test_unset_options_take_the_documented_default_of_their_type_and_set_ones_win(kind):
     c = Config(type=kind)
-    assert c.placement == PLACEMENT[kind]
-    assert c.replacement_period == REPLACE_EVERY[kind]
-    assert c.effective_gradient_sharpness == GRADIENT_SHARPNESS[kind]
+    assert {name: getattr(c, name) for name in DOCUMENTED[kind]} == DOCUMENTED[kind]
     set_ = Config(type=kind, init="random", replace_every=7, gradient_sharpness=3.0)
     assert set_.placement == "random" and set_.effective_gradient_sharpness == 3.0
     assert set_.replacement_period == (0 if kind == "relu" else 7)  # relu units have nowhere to move
+
+
+def test_the_api_words_for_a_type_are_its_aliases():
+    assert Config(type="lines").validate().type == "linear"
+    assert Config(type="circles").validate().type == "circular"
+    assert Config(type="circular").merged({"type": "circles"}).validate().type == "circular"
 
 
 def test_weight_shapes_follow_the_network():

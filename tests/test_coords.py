@@ -1,6 +1,6 @@
 import numpy as np
 
-from scalefree.coords import output_shape, pixel_axes, pixel_coords
+from scalefree.plane.coords import output_shape, pixel_axes, pixel_coords
 
 
 def test_longer_side_spans_minus_one_to_one_at_pixel_centres():

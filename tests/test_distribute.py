@@ -9,17 +9,18 @@ import textwrap
 
 from conftest import ROOT
 
-from scalefree import distribute
+from scalefree.run import cluster as distribute
 
 SCRIPT = textwrap.dedent("""
     import sys
     sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[1] + "/tests")
-    from scalefree._tensorflow import tf
+    from scalefree.nn._tensorflow import tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from conftest import half_planes_image
     from scalefree.config import Config
-    from scalefree.train import Trainer, psnr
+    from scalefree.nn.trainer import Trainer
+    from scalefree.plane.pictures import psnr
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     t = Trainer(Config(n_dividers=3, n_hidden=16, seed=0), half_planes_image(), strategy=strategy)
     before = psnr(t.evaluate())
@@ -65,7 +66,7 @@ def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
     from conftest import half_planes_image
     from PIL import Image
 
-    from scalefree.checkpoint import Checkpoint
+    from scalefree.formats import checkpoint
 
     image = tmp_path / "planes.png"
     Image.fromarray(half_planes_image(32)).save(image)
@@ -80,9 +81,9 @@ def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
     alone = subprocess.run([*run, "--output_dir", str(tmp_path / "alone")], capture_output=True, text=True, timeout=300)
     assert alone.returncode == 0, alone.stderr[-2000:]
     name = "planes_32x32_linear_4d_6h.pkl"
-    together, single = (Checkpoint.read(tmp_path / d / name) for d in ("cluster", "alone"))
-    assert together.epoch == single.epoch == 3
-    for a, b in zip(together.weights, single.weights):
+    together, single = (checkpoint.read(tmp_path / d / name) for d in ("cluster", "alone"))
+    assert together.training.epoch == single.training.epoch == 3
+    for a, b in zip(together.weights(), single.weights()):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
@@ -90,7 +91,7 @@ def test_ctrl_c_on_the_chief_stops_every_worker_after_the_same_epoch(tmp_path):
     from conftest import half_planes_image
     from PIL import Image
 
-    from scalefree.checkpoint import Checkpoint
+    from scalefree.formats import checkpoint
 
     image = tmp_path / "planes.png"
     Image.fromarray(half_planes_image(32)).save(image)
@@ -103,7 +104,7 @@ def test_ctrl_c_on_the_chief_stops_every_worker_after_the_same_epoch(tmp_path):
     assert chief.returncode == 0 and other.returncode == 0, err[-2000:] + other_err[-2000:]
     assert "stopped after" in said and "stopped with the other workers after" in other_said
     last = [line for line in other_said.splitlines() if line.startswith("cycle")][-1]
-    assert Checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").cycle == int(last.split()[1])
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(last.split()[1])
 
 
 def test_the_workers_of_a_cluster_share_a_seed_when_none_is_given(monkeypatch):

@@ -7,19 +7,22 @@ blowing up.
 
 import math
 import pickle
-import resource
+import tracemalloc
 
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_checkpoint import real_payload
 
-from scalefree import checkpoint
-from scalefree.checkpoint import Checkpoint, CheckpointError
+from scalefree.cli.parser import parse
 from scalefree.config import LIMITS, Config, ConfigError
-from scalefree.options import parse
+from scalefree.formats import checkpoint
+from scalefree.formats.checkpoint import CheckpointError
 
-FUZZ = settings(max_examples=1000, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so a failure in CI is a failure here too.
+# An example takes 1-5 ms on this 2-core machine, 30 ms when it decodes the most; the
+# deadline leaves room for a machine several times slower and loaded, not for a hang.
+FUZZ = settings(max_examples=1000, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _array(dtype, shape, fill):
@@ -44,26 +47,37 @@ plain = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-FIELDS = ["config", "image", "image_name", "cycle", "epoch", "weights", "optimizer", "history", "format", "version"]
+FIELDS = [
+    "config",
+    "image",
+    "image_name",
+    "cycle",
+    "epoch",
+    "dividers",
+    "colour_layers",
+    "weights",
+    "optimizer",
+    "history",
+    "format",
+    "version",
+]
 CONFIG_FIELDS = list(Config().to_dict())
 
 
-def peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def assert_sound(loaded):
-    """What a successful load promises: a network that can be built from it."""
-    assert loaded.config.validate() is loaded.config
-    assert [tuple(w.shape) for w in loaded.weights] == loaded.config.weight_shapes()
-    assert all(np.isfinite(w).all() for w in loaded.weights)
-    assert loaded.image.dtype == np.uint8 and loaded.image.ndim == 3 and loaded.image.shape[2] == 3
-    assert isinstance(loaded.cycle, int) and loaded.cycle >= 0
+    """What a successful load promises: a model that draws, and a network that can be built from it."""
+    t = loaded.training
+    assert t.config.validate() is t.config
+    assert [tuple(w.shape) for w in loaded.weights()] == t.config.weight_shapes()
+    assert all(np.isfinite(w).all() for w in loaded.weights())
+    assert t.image.dtype == np.uint8 and t.image.ndim == 3 and t.image.shape[2] == 3
+    assert isinstance(t.cycle, int) and t.cycle >= 0
+    assert loaded.render(size=(4, 5)).shape == (4, 5, 3)
 
 
 def read_back(data):
     try:
-        loaded = Checkpoint.from_payload(checkpoint.loads(data))
+        loaded = checkpoint.from_payload(checkpoint.loads(data))
     except CheckpointError as err:
         event(f"refused: {str(err).split(':')[0].split(' (')[0][:40]}")
         return None
@@ -115,9 +129,15 @@ def test_damaged_bytes_load_or_fail_cleanly(edits):
             data[i:i] = blob
         elif kind == "delete":
             del data[i : i + len(blob)]
-    before = peak_rss_mb()
-    read_back(bytes(data))
-    assert peak_rss_mb() - before < 300
+    # Memory the reading itself takes (tracemalloc sees numpy's and the unpickler's allocations):
+    # a byte changed in a memo index once made the unpickler ask for gigabytes.
+    tracemalloc.start()
+    try:
+        read_back(bytes(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 300e6
 
 
 NUMBERS = st.sampled_from(
@@ -144,7 +164,7 @@ OPTIONS = [
 ]
 
 
-@settings(max_examples=1000, deadline=1000)
+@settings(max_examples=1000, deadline=1000, derandomize=True)
 @given(
     st.lists(st.tuples(st.sampled_from(OPTIONS), NUMBERS), max_size=6),
     st.sampled_from(["linear", "circular", "relu", "triangle"]),

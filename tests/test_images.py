@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scalefree.images import ImageError, downscale, read_image, write_image
+from scalefree.formats.images import ImageError, read_image, write_image
+from scalefree.plane.pictures import downscale
 
 
 def save(tmp_path, name, im):
@@ -90,7 +91,7 @@ def test_a_picture_that_declares_too_many_pixels_is_refused_before_decoding(tmp_
 
 
 def test_working_factor_fits_the_budget_or_obeys_the_user():
-    from scalefree.images import shrunk_size, working_factor
+    from scalefree.plane.pictures import shrunk_size, working_factor
 
     assert working_factor(3024, 4032, None, 1 << 18) == pytest.approx(6.82, abs=0.01)
     h, w = shrunk_size(3024, 4032, working_factor(3024, 4032, None, 1 << 18))

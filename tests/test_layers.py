@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from scalefree.layers import CircleLayer, LineLayer, sharp_sign
+from scalefree.nn.layers import CircleLayer, LineLayer, sharp_sign
 
 SHARP, GRAD_SHARP = 1000.0, 5.0
 
@@ -69,7 +69,7 @@ def test_line_layer_forward_matches_formula(points):
     rng = np.random.default_rng(2)
     centers = rng.uniform(-1, 1, (7, 2)).astype(np.float32)
     angles = rng.uniform(0, 2 * np.pi, 7).astype(np.float32)
-    layer = built(LineLayer(7), [centers, angles])
+    layer = built(LineLayer(7, SHARP, GRAD_SHARP), [centers, angles])
     e = line_excitation(points, centers, angles)
     np.testing.assert_allclose(layer.excitation(points).numpy(), e, atol=1e-5)
     np.testing.assert_allclose(layer(points).numpy(), np.tanh(SHARP * e), atol=2e-3)
@@ -79,7 +79,7 @@ def test_circle_layer_forward_matches_formula(points):
     rng = np.random.default_rng(3)
     centers = rng.uniform(-1, 1, (5, 2)).astype(np.float32)
     log_radii = np.log(rng.uniform(0.1, 0.8, 5)).astype(np.float32)
-    layer = built(CircleLayer(5), [centers, log_radii])
+    layer = built(CircleLayer(5, SHARP, GRAD_SHARP), [centers, log_radii])
     e = circle_excitation(points, centers, log_radii)
     np.testing.assert_allclose(layer.excitation(points).numpy(), e, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer(points).numpy(), np.tanh(SHARP * e), atol=2e-3)
@@ -91,10 +91,10 @@ def test_gradients_follow_the_false_gradient(points, kind):
     centers = rng.uniform(-1, 1, (6, 2)).astype(np.float32)
     if kind == "line":
         second = rng.uniform(0, 2 * np.pi, 6).astype(np.float32)
-        layer, reference = built(LineLayer(6), [centers, second]), line_grads
+        layer, reference = built(LineLayer(6, SHARP, GRAD_SHARP), [centers, second]), line_grads
     else:
         second = np.log(rng.uniform(0.1, 0.8, 6)).astype(np.float32)
-        layer, reference = built(CircleLayer(6), [centers, second]), circle_grads
+        layer, reference = built(CircleLayer(6, SHARP, GRAD_SHARP), [centers, second]), circle_grads
     upstream = rng.normal(size=(len(points), 6)).astype(np.float32)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer(points) * upstream)
@@ -106,7 +106,7 @@ def test_gradients_follow_the_false_gradient(points, kind):
 
 @pytest.mark.parametrize("cls", [LineLayer, CircleLayer])
 def test_no_nan_at_a_centre(cls):
-    layer = cls(2)
+    layer = cls(2, SHARP, GRAD_SHARP)
     layer.build((None, 2))
     at_centre = tf.constant(layer.centers.numpy())
     with tf.GradientTape() as tape:
@@ -127,10 +127,10 @@ def test_keras_save_and_load_predicts_the_same(tmp_path, points):
     import keras
 
     from scalefree.config import Config
-    from scalefree.model import build_model
+    from scalefree.nn.network import Network
 
     for kind in ("linear", "circular"):
-        model = build_model(Config(type=kind, n_dividers=5, n_hidden=4))
+        model = Network.of(Config(type=kind, n_dividers=5, n_hidden=4)).keras
         path = tmp_path / f"{kind}.keras"
         model.save(path)
         again = keras.saving.load_model(path)

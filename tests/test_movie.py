@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from scalefree.train import psnr
+from scalefree.plane.pictures import psnr
 
 W, H = 64, 48
 
@@ -189,7 +189,7 @@ def test_a_frame_that_declares_too_many_pixels_is_a_one_line_error(tmp_path):
 
 
 def test_gif_is_written_frame_by_frame_and_reads_back_exactly(tmp_path):
-    from scalefree.movie import _GifWriter
+    from scalefree.formats.movie import _GifWriter
 
     rng = np.random.default_rng(0)
     palette = rng.integers(0, 256, (16, 3), dtype=np.uint8)

@@ -42,8 +42,12 @@ def test_wheel_holds_the_photo_and_both_commands(installed):
         entry_points = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "scalefree/data/astronaut.png" in names
     assert not any(n.startswith(("tests/", "assets/", "bench/")) for n in names)
-    assert re.search(r"^scalefree = scalefree\.commands:image_learn$", entry_points, re.M)
-    assert re.search(r"^scalefree-movie = scalefree\.commands:make_movie$", entry_points, re.M)
+    assert re.search(r"^scalefree = scalefree\.cli\.commands:image_learn$", entry_points, re.M)
+    assert re.search(r"^scalefree-movie = scalefree\.cli\.commands:make_movie$", entry_points, re.M)
+    # Every subpackage and the viewer ship.
+    for module in ("model.py", "api.py", "shapes/lines.py", "nn/trainer.py", "run/run.py", "formats/page.py"):
+        assert f"scalefree/{module}" in names, module
+    assert "scalefree/data/viewer.html" in names
 
 
 def test_installed_command_trains_the_bundled_photo_from_another_folder(installed, tmp_path):

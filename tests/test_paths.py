@@ -2,8 +2,8 @@
 
 import os
 
-from scalefree import paths
 from scalefree.config import Config
+from scalefree.formats import paths
 
 
 def test_a_run_is_named_by_image_training_size_type_and_shape():

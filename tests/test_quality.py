@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from scalefree.config import Config
-from scalefree.images import downscale, read_bundled_image
-from scalefree.train import Trainer, psnr
+from scalefree.formats.images import read_bundled_image
+from scalefree.nn.trainer import Trainer
+from scalefree.plane.pictures import downscale, psnr
 
 # The recipe as first described: random dividers, Adam at one constant rate
 # for everything, the false gradient of tanh(5 E).

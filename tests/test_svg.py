@@ -11,22 +11,28 @@ import pytest
 from conftest import run_main
 from PIL import Image
 
-from scalefree import checkpoint
-from scalefree.arrangement import cells, view_of
-from scalefree.render import render_partition
-from scalefree.svg import svg_document as svg
+from scalefree.formats import checkpoint
+from scalefree.formats.svg import svg_document
+from scalefree.model import ColourLayers, Model
+from scalefree.plane.arrangement import cells, view_of
+from scalefree.shapes import Circles, Lines
 
 H, W = 40, 48
 
 
-def random_model(kind, n, seed, m=12):
+def random_model(kind, n, seed, m=12, size=(H, W)):
+    """A model of n random lines or circles and random colour layers, on a frame of `size`."""
     rng = np.random.default_rng(seed)
     if kind == "linear":
-        dividers = (rng.uniform(-1, 1, (n, 2)), rng.uniform(0, 2 * np.pi, n))
+        group = Lines(rng.uniform(-1, 1, (n, 2)), rng.uniform(0, 2 * np.pi, n))
     else:
-        dividers = (rng.uniform(-1, 1, (n, 2)), np.log(rng.uniform(0.05, 0.7, n)))
+        group = Circles(rng.uniform(-1, 1, (n, 2)), np.log(rng.uniform(0.05, 0.7, n)))
     tail = (rng.normal(0, 1, (n, m)), rng.normal(0, 0.5, m), rng.normal(0, 1, (m, 3)), rng.normal(0, 0.5, 3))
-    return dividers, tail
+    return Model((group,), ColourLayers(*(a.astype(np.float32) for a in tail)), size)
+
+
+def svg(model, view):
+    return svg_document(model, view)
 
 
 def rasterise(document, height, width):
@@ -52,11 +58,11 @@ def psnr(a, b):
 
 @pytest.mark.parametrize("kind,n", [("linear", 32), ("circular", 24)])
 def test_svg_draws_the_hard_render_at_every_zoom(kind, n):
-    dividers, tail = random_model(kind, n, seed=1)
-    document, n_cells = svg(kind, dividers, tail, view_of(H, W))
+    model = random_model(kind, n, seed=1)
+    document, n_cells = svg(model, view_of(H, W))
     assert n_cells > n
     for mult in (1, 4, 16):
-        hard = render_partition(kind, dividers, tail, H, W, mult)
+        hard = model.render(mult)
         drawn = rasterise(document, *hard.shape[:2])
         flat = flat_mask(hard)
         assert flat.mean() > 0.3
@@ -67,9 +73,9 @@ def test_svg_draws_the_hard_render_at_every_zoom(kind, n):
 
 @pytest.mark.parametrize("kind", ["linear", "circular"])
 def test_zoomed_out_svg_matches_the_zoomed_out_render(kind):
-    dividers, tail = random_model(kind, 16, seed=2)
-    document, _ = svg(kind, dividers, tail, view_of(H, W, 2, 3))
-    hard = render_partition(kind, dividers, tail, H, W, 2, 3)
+    model = random_model(kind, 16, seed=2)
+    document, _ = svg(model, view_of(H, W, 2, 3))
+    hard = model.render(2, 3)
     drawn = rasterise(document, *hard.shape[:2])
     flat = flat_mask(hard)
     assert psnr(drawn[flat], hard[flat]) >= 40
@@ -82,11 +88,11 @@ def test_svg_has_no_seams_in_inkscape_librsvg_or_chromium(kind, n, tmp_path):
     from clients import agreement, image_page, inkscape_png, rsvg_png, screenshot
 
     h, w = 90, 120
-    dividers, tail = random_model(kind, n, seed=3)
+    model = random_model(kind, n, seed=3, size=(h, w))
     for mult in (1, 4):
         path = tmp_path / f"x{mult}.svg"
-        path.write_text(svg(kind, dividers, tail, view_of(h, w, mult))[0])
-        hard = render_partition(kind, dividers, tail, h, w, mult)
+        path.write_text(svg(model, view_of(h, w, mult))[0])
+        hard = model.render(mult)
         size = hard.shape[1], hard.shape[0]
         drawn = {
             "inkscape": inkscape_png(path, *size),
@@ -120,7 +126,7 @@ def test_lines_in_general_position_make_the_arrangement_count_of_cells(n):
     reach = np.abs(crossings_of_lines(centers, angles)).max(initial=1.0)
     # A view wide enough to hold every crossing sees every cell of the plane.
     view = view_of(H, W, 1, border=1.5 * reach * H / W + 1)
-    found, _ = cells("linear", (centers, angles), view)
+    found, _ = cells((Lines(centers, angles),), view)
     assert len(found) == n * (n + 1) // 2 + 1
     assert sum(c.area for c in found) == pytest.approx((view.right - view.left) * (view.bottom - view.top))
     # Every cell has a different sign pattern: no region is counted twice.
@@ -133,7 +139,7 @@ def test_circles_crossing_pairwise_make_n_squared_minus_n_plus_two_cells(n):
     around = 2 * np.pi * np.arange(n) / n
     centers = 0.3 * np.stack([np.cos(around), np.sin(around)], axis=1)
     radii = 0.6 + rng.uniform(-0.02, 0.02, n)
-    found, _ = cells("circular", (centers, np.log(radii)), view_of(H, W, 1, 1))
+    found, _ = cells((Circles.of(centers, radii),), view_of(H, W, 1, 1))
     assert len(found) == n * n - n + 2
     assert len({tuple(c.signs) for c in found}) == len(found)
 
@@ -141,12 +147,12 @@ def test_circles_crossing_pairwise_make_n_squared_minus_n_plus_two_cells(n):
 def test_a_circle_inside_a_region_is_painted_over_it():
     centers = np.array([[0.0, 0.0], [0.1, 0.05], [0.8, -0.5]])
     log_radii = np.log([0.6, 0.2, 0.1])
-    _, tail = random_model("circular", 3, seed=3)
-    found, _ = cells("circular", (centers, log_radii), view_of(H, W))
+    model = random_model("circular", 3, seed=3).replace(dividers=(Circles(centers, log_radii),))
+    found, _ = cells(model.dividers, view_of(H, W))
     # Outside all, inside the big circle only, inside both, inside the far one.
     assert len(found) == 4 and found[0].area > found[1].area > found[2].area
-    document, _ = svg("circular", (centers, log_radii), tail, view_of(H, W))
-    hard = render_partition("circular", (centers, log_radii), tail, H, W, 8)
+    document, _ = svg(model, view_of(H, W))
+    hard = model.render(8)
     drawn = rasterise(document, *hard.shape[:2])
     assert (drawn != hard).any(axis=2).mean() < 0.01
 
@@ -159,7 +165,8 @@ def test_command_line_svg_matches_the_hard_png_of_the_same_model(kind, trained_m
     assert code == 0 and str(vector) in out and not raster.exists()
     document = vector.read_text()
     # The file says where it came from.
-    assert re.search(rf"{kind}, 8 dividers, 8 colour units, cycle 2, learnt from discs.png", document)
+    name = {"linear": "lines", "circular": "circles"}[kind]
+    assert re.search(rf"8 {name}, 8 colour units, cycle 2, learnt from discs.png", document)
     code, _, _ = run_main(capsys, "-j", "-m", model, "--hard", "-x", "4", "-b", "0.5", "-o", str(raster))
     assert code == 0
     hard = np.asarray(Image.open(raster))

@@ -5,7 +5,7 @@ import sys
 
 from conftest import ROOT
 
-from scalefree._tensorflow import native_lines_to_show
+from scalefree.nn._tensorflow import native_lines_to_show
 
 NATIVE = (
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
@@ -38,7 +38,7 @@ def test_level_one_keeps_warnings_and_zero_keeps_everything():
 
 
 def test_importing_tensorflow_prints_nothing(tmp_path):
-    code = "import scalefree._tensorflow as t; t.tf.constant(1.0) + 1; print('ok')"
+    code = "import scalefree.nn._tensorflow as t; t.tf.constant(1.0) + 1; print('ok')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and result.stdout == "ok\n"
     assert result.stderr == "", result.stderr

@@ -13,14 +13,14 @@ import pytest
 from conftest import ROOT, half_planes_image
 from PIL import Image
 
-from scalefree import checkpoint
-from scalefree.window import GAP, STATUS_HEIGHT, Mailbox, fit_size
+from scalefree.formats import checkpoint
+from scalefree.run.window import GAP, STATUS_HEIGHT, Mailbox, fit_size
 
 EGL_PIXELS = textwrap.dedent("""
     import os, sys
     import numpy as np
     sys.path.insert(0, sys.argv[1])
-    from scalefree.window import GAP, PreviewCanvas, load_app
+    from scalefree.run.window import GAP, PreviewCanvas, load_app
     app = load_app("egl")
     rng = np.random.default_rng(0)
     target = rng.integers(0, 256, (37, 50, 3), dtype=np.uint8)
@@ -52,7 +52,7 @@ FITTED = textwrap.dedent("""
     import sys
     import numpy as np
     sys.path.insert(0, sys.argv[1])
-    from scalefree.window import PreviewCanvas, load_app
+    from scalefree.run.window import PreviewCanvas, load_app
     app = load_app("egl")
     target = np.full((427, 640, 3), 200, np.uint8)
     canvas = PreviewCanvas(target, app=app, screen=(1280, 800))

@@ -1,0 +1,1 @@
+"""The two command lines, image_learn and make_movie, over the package."""

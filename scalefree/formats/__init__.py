@@ -1,0 +1,1 @@
+"""Files: checkpoints, images, SVG, the web page, videos, and where outputs go. Written atomically."""

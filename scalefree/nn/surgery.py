@@ -1,0 +1,104 @@
+"""Changes to a network between epochs that gradient steps cannot make, each a named step.
+
+Both read the model out of the trainer (a numpy Model), decide in numpy,
+write the changed model back, and start the optimizer's state afresh where
+the weights it belonged to were replaced.
+"""
+
+import numpy as np
+
+from ..plane.placement import residual_dividers
+
+
+def revive_dead_units(trainer, sample=1 << 12):
+    """Restart colour units that no pixel of a sample turns on; return their indices.
+
+    A ReLU unit below zero everywhere has no gradient and never comes back.
+    With hundreds of dividers one step moves a unit's input by hundreds of
+    small weight changes at once, and the first epoch could turn every
+    colour unit off: the picture froze at one colour (seen with 512
+    circles). A dead unit gets fresh random weights from the dividers, a bias
+    that turns it on for at least half the sample, no weight to the output
+    (the picture does not jump) and fresh optimizer moments.
+    """
+    rng = np.random.default_rng([trainer.seed, trainer.epoch, 1])
+    # Drawn with repeats: no permutation of every pixel after each epoch.
+    pick = rng.integers(0, trainer.pixels, min(sample, trainer.pixels))
+    model = trainer.to_model()
+    first = model.first_layer(trainer.coords_at(pick))
+    layers = model.colour_layers
+    dead = np.flatnonzero((layers.hidden(first) <= 0).all(axis=0))
+    if not len(dead):
+        return dead
+    w1, b1, w2 = layers.w1.copy(), layers.b1.copy(), layers.w2.copy()
+    limit = np.sqrt(6.0 / (w1.shape[0] + w1.shape[1]))  # Glorot, as Keras starts them
+    w1[:, dead] = rng.uniform(-limit, limit, (w1.shape[0], len(dead)))
+    # On for at least half the sample (the median pixel included, when many pixels share it).
+    b1[dead] = 0.01 - np.median(first @ w1[:, dead], axis=0)
+    w2[dead] = 0.0
+    trainer.set_model(model.replace(colour_layers=type(layers)(w1, b1, w2, layers.b2)))
+    network = trainer.network
+    trainer.restart_moments(
+        [
+            (network.colour_units.kernel, (slice(None), dead)),
+            (network.colour_units.bias, dead),
+            (network.rgb.kernel, dead),
+        ]
+    )
+    return dead
+
+
+def move_weakest(trainer, count, sample=1 << 12):
+    """Move up to `count` dividers that matter least to where the error is largest; return the moved indices.
+
+    A divider's worth is how much the loss rises when it is held to the
+    side most pixels are on (measured on a sample of pixels). New places come
+    from residual placement on the current picture, each with the drop in
+    error it promises; the weakest divider moves to the best new place only
+    if that drop exceeds its worth, and so on down. A moved divider's colour
+    weights move into the bias as if it were held to its majority side, so
+    the picture is the one its worth was measured on until training gives
+    the divider a use.
+    """
+    model = trainer.to_model()
+    (group,) = model.dividers
+    rng = np.random.default_rng([trainer.seed, trainer.epoch])
+    pick = rng.choice(trainer.pixels, min(sample, trainer.pixels), replace=False)
+    x, y = trainer.coords_at(pick), trainer.colors_at(pick)
+    signs = model.sides(x)
+    layers = model.colour_layers
+    hidden = layers.hidden(signs)
+
+    def loss(h):
+        return np.square(layers.colours(h) - y).mean()
+
+    base = loss(hidden)
+    majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
+    w1 = np.asarray(layers.w1, np.float64)
+    worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in range(len(w1))])
+    weakest = np.argsort(worth)[:count]
+    picture = model.render(hard=False, size=(trainer.height, trainer.width))
+    target = trainer.data.rgb.reshape(trainer.height, trainer.width, 3)
+    gains = []
+    found = residual_dividers(target, count, type(group), rng, gains=gains, picture=picture)
+    worthwhile = np.asarray(gains) > worth[weakest]
+    weakest, found = weakest[worthwhile], found.take(np.flatnonzero(worthwhile))
+    if not len(weakest):
+        return weakest
+    # Held to its majority side, a divider is a constant: folded into the bias.
+    w1, b1 = layers.w1.copy(), layers.b1.copy()
+    b1 = b1 + majority[weakest] @ w1[weakest]
+    w1[weakest] = 0.0
+    colour = type(layers)(w1, b1, layers.w2, layers.b2)
+    trainer.set_model(model.replace(dividers=(group.replaced(weakest, found),), colour_layers=colour))
+    # The optimizer's moments for those rows belong to the old place: an old,
+    # small second moment would turn the new place's larger gradients into
+    # huge steps. They start afresh.
+    network = trainer.network
+    rows = [(variable, _along(axis, weakest - first)) for variable, axis, first in network.unit_slices()]
+    trainer.restart_moments(rows + [(network.colour_units.kernel, weakest)])
+    return weakest
+
+
+def _along(axis, index):
+    return index if axis == 0 else (slice(None),) * axis + (index,)

@@ -1,0 +1,243 @@
+"""Fitting a network to one image: batches from tf.data, steps in a compiled graph.
+
+The network and optimizer are built inside a tf.distribute strategy scope and
+each step runs through `strategy.run`, so the same code trains on one CPU, a
+GPU, or data-parallel on several devices; with no strategy given it uses the
+default one. The Trainer starts from a Model and gives one back (`to_model`).
+"""
+
+import numpy as np
+
+from ..config import new_seed
+from ..plane.pictures import psnr
+from ..plane.placement import place
+from . import surgery
+from ._tensorflow import keras, tf
+from .network import Network, build_optimizer
+from .pipeline import Pixels
+
+# At most this many steps run in one call into the graph, so that progress and
+# a stop request are seen within about a second even on huge images.
+MAX_STEPS_PER_CALL = 1000
+# Pixels per prediction call. Every layer holds an (n, N) intermediate, and
+# TensorFlow keeps the memory it once used: 2**18 pixels of 128 dividers
+# raised peak memory by 670 MB; 2**16 by about a quarter of that, at the same speed.
+PREDICT_CHUNK = 1 << 16
+# Dead colour units are looked for after each of the first REVIVE_FIRST
+# epochs, then every REVIVE_EVERY: a look costs about a tenth of an epoch.
+REVIVE_FIRST, REVIVE_EVERY = 3, 10
+
+
+class Trainer:
+    """A network, its optimizer and one image's pixels; trains in epochs.
+
+    It starts from `model` (a scalefree Model, its weights whole), or, for a
+    model not made yet, from Keras's initial weights with `dividers` (groups
+    of units) in its first layer, or dividers placed now as config.placement
+    says (`on_placed()` is called as each is placed). `seed` stands in for an
+    unset config.seed. `size` is the frame of the models it gives back
+    (the photo's); by default the image's.
+    """
+
+    def __init__(
+        self,
+        config,
+        image,
+        model=None,
+        dividers=None,
+        optimizer_state=None,
+        epoch=0,
+        strategy=None,
+        seed=None,
+        on_placed=None,
+        size=None,
+    ):
+        self.config = config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.data = Pixels(image)
+        self.height, self.width = self.data.height, self.data.width
+        self.size = tuple(size or (self.height, self.width))
+        self.epoch = epoch
+        self._seed = config.seed if config.seed is not None else seed if seed is not None else new_seed()
+        # Seeds Keras's initial weights; batch order is seeded separately (Pixels.dataset).
+        keras.utils.set_random_seed(self._seed)
+        with self.strategy.scope():
+            self.network = Network.of(config, model)
+            self.optimizer = build_optimizer(config, self.network)
+        if model is None:
+            if dividers is None and config.places_dividers:
+                dividers = place(image, config, self._seed, on_placed)
+            if dividers is not None:
+                self.network.set_dividers(dividers)
+        if optimizer_state is not None:
+            self._restore_optimizer(optimizer_state)
+        dataset = self.data.dataset(self.batch_size, self._seed, self.epoch)
+        self._iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        self._train_steps = tf.function(self._train_steps_fn)
+        self._predict = tf.function(
+            lambda x: self.network.keras(x, training=False),
+            input_signature=[tf.TensorSpec([None, 2], tf.float32)],
+        )
+        # Processes of a cluster decide together when to stop (see agree).
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        spec = resolver.cluster_spec() if resolver is not None else None
+        self._workers = sum(len(spec.job_tasks(job)) for job in spec.jobs) if spec and spec.jobs else 1
+        self._any = tf.function(
+            lambda flag: self.strategy.reduce(
+                tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: tf.identity(flag)), axis=None
+            )
+        )
+
+    @property
+    def seed(self):
+        return self._seed
+
+    def agree(self, flag):
+        """`flag` or'ed over every process of the cluster: when one stops, all stop at the same epoch.
+
+        Every process must call this at the same points; alone, it is `flag`.
+        """
+        if self._workers <= 1:
+            return bool(flag)
+        return bool(self._any(tf.constant(1.0 if flag else 0.0)) > 0)
+
+    # The model.
+
+    def to_model(self):
+        """The network's weights now, as a Model (no training state)."""
+        return self.network.model(self.size, self.config.sharpness)
+
+    def set_model(self, model):
+        """Give the network a model's weights (the same groups and sizes); optimizer state is kept."""
+        self.network.set(model)
+
+    # The pixels.
+
+    @property
+    def pixels(self):
+        return self.data.count
+
+    def coords_at(self, index):
+        return self.data.coords_at(index)
+
+    def colors_at(self, index):
+        return self.data.colors_at(index)
+
+    @property
+    def coords(self):
+        return self.data.coords
+
+    @property
+    def colors(self):
+        return self.data.colors
+
+    @property
+    def steps_per_epoch(self):
+        return -(-self.pixels // self.batch_size)
+
+    @property
+    def batch_size(self):
+        """The configured batch, or the whole image when it has fewer pixels."""
+        return min(self.config.batch_size, self.pixels)
+
+    # Training.
+
+    def _step(self, index):
+        x, y = self.data.lookup(index)
+        with tf.GradientTape() as tape:
+            pred = self.network.keras(x, training=True)
+            per_pixel = tf.reduce_mean(tf.square(pred - y), axis=-1)
+            loss = tf.nn.compute_average_loss(per_pixel, global_batch_size=self.batch_size)
+        variables = self.network.keras.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    def _train_steps_fn(self, iterator, steps):
+        total = tf.constant(0.0)
+        for _ in tf.range(steps):
+            losses = self.strategy.run(self._step, args=(next(iterator),))
+            total += self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        return total
+
+    def warm_up(self):
+        """Trace the compiled functions now: zero steps, an empty prediction."""
+        self._train_steps(self._iterator, tf.constant(0))
+        self._predict(tf.zeros((0, 2)))
+
+    def train_steps(self, steps):
+        """Run `steps` optimizer steps; return their summed batch losses."""
+        return float(self._train_steps(self._iterator, tf.constant(steps)))
+
+    def train_epoch(self, on_steps=None):
+        """One pass over every pixel, then the epoch's surgery; return the mean batch loss."""
+        total, done = 0.0, 0
+        while done < self.steps_per_epoch:
+            steps = min(MAX_STEPS_PER_CALL, self.steps_per_epoch - done)
+            total += self.train_steps(steps)
+            done += steps
+            if on_steps:
+                on_steps(steps)
+        self.epoch += 1
+        # Units die in the first epochs, when steps are largest; later a look now and then is enough.
+        if self.epoch <= REVIVE_FIRST or self.epoch % REVIVE_EVERY == 0:
+            surgery.revive_dead_units(self)
+        c = self.config
+        period = c.replacement_period
+        if period and self.epoch % period == 0 and self.epoch <= c.replace_until:
+            surgery.move_weakest(self, max(1, round(c.n_dividers * c.replace_share)))
+        return total / self.steps_per_epoch
+
+    def predict(self, coords, chunk=PREDICT_CHUNK):
+        """RGB in [0, 1] from the network for an (n, 2) array of coordinates, computed in chunks."""
+        coords = np.asarray(coords, dtype=np.float32)
+        out = np.empty((len(coords), 3), dtype=np.float32)
+        for start in range(0, len(coords), chunk):
+            out[start : start + chunk] = self._predict(coords[start : start + chunk]).numpy()
+        return out
+
+    def evaluate(self, chunk=PREDICT_CHUNK):
+        """Mean squared error of the network over the whole training image, a chunk at a time."""
+        total = 0.0
+        for start in range(0, self.pixels, chunk):
+            index = np.arange(start, min(start + chunk, self.pixels))
+            error = self._predict(self.coords_at(index)).numpy() - self.colors_at(index)
+            total += float(np.square(error, dtype=np.float64).sum())
+        return total / (3 * self.pixels)
+
+    def psnr(self):
+        return psnr(self.evaluate())
+
+    # Optimizer state.
+
+    def restart_moments(self, rows):
+        """Zero the optimizer's state at `rows`: (variable, index) pairs, index as numpy indexes an array."""
+        for variable, index in rows:
+            for slot in self.optimizer.slots_of(variable):
+                values = slot.numpy()
+                values[index] = 0.0
+                slot.assign(values)
+
+    def weights_finite(self):
+        return self.network.weights_finite()
+
+    def optimizer_weights(self):
+        return [np.asarray(v.numpy()) for v in self.optimizer.variables]
+
+    def snapshot(self):
+        """The network's and the optimizer's state, as copies: `restore` brings it back."""
+        return self.network.keras.get_weights(), self.optimizer_weights()
+
+    def restore(self, snapshot):
+        weights, optimizer_weights = snapshot
+        self.network.keras.set_weights(weights)
+        self._restore_optimizer(optimizer_weights)
+
+    def _restore_optimizer(self, values):
+        variables = self.optimizer.variables
+        if len(values) != len(variables) or any(tuple(v.shape) != np.shape(a) for v, a in zip(variables, values)):
+            return  # another optimizer: start its state afresh
+        for v, a in zip(variables, values):
+            # The rate is the config's (the user may have typed a new one); the
+            # step count and moments carry on.
+            if v.path.rsplit("/", 1)[-1] != "learning_rate":
+                v.assign(a)

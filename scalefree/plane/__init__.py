@@ -1,0 +1,1 @@
+"""The plane in numpy: coordinates, placing dividers, the regions they make, drawing them."""

@@ -1,0 +1,23 @@
+"""The kinds of first-layer unit: lines and circles (dividers), and dense ReLU units (the baseline).
+
+Adding a shape adds one module here and one Keras layer in scalefree.nn.
+"""
+
+from .base import Dividers, Units
+from .circles import Circles
+from .dense import DenseUnits
+from .lines import Lines
+
+KINDS = (Lines, Circles, DenseUnits)
+TYPES = tuple(k.type for k in KINDS)
+
+
+def kind_of(word):
+    """The unit kind a word names: its type ("linear") or an alias ("lines"); ValueError if none."""
+    for kind in KINDS:
+        if word == kind.type or word in kind.aliases:
+            return kind
+    raise ValueError(f"unknown type {word!r}: choose one of {', '.join(TYPES)}")
+
+
+__all__ = ["Circles", "DenseUnits", "Dividers", "KINDS", "Lines", "TYPES", "Units", "kind_of"]

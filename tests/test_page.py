@@ -1,0 +1,125 @@
+"""The web page that draws a model: drawn by headless Chromium, compared with the hard render."""
+
+import gzip
+import re
+
+import numpy as np
+import pytest
+from clients import agreement, screenshot
+from PIL import Image
+from test_svg import flat_mask, psnr, random_model
+
+from scalefree.cli.commands import image_learn as main
+from scalefree.formats.page import LEVELS, page, quantised
+from scalefree.model import ColourLayers
+from scalefree.plane.coords import grid, pixel_axes
+
+H, W = 60, 80
+
+
+def write_page(tmp_path, model, script=""):
+    html, drawn = page(model, about="test")
+    path = tmp_path / f"{model.type}.html"
+    path.write_text(html.replace("</body>", f"<script>{script}</script></body>") if script else html)
+    return path, drawn
+
+
+@pytest.mark.parametrize("kind,n", [("linear", 40), ("circular", 24)])
+def test_the_page_draws_the_hard_render_at_every_zoom(kind, n, tmp_path):
+    model = random_model(kind, n, seed=5, size=(H, W))
+    path, _ = write_page(tmp_path, model)
+    for mult, border in ((1, 0), (4, 0), (2, 3)):
+        hard = model.render(mult, border)
+        drawn = screenshot(path, hard.shape[1], hard.shape[0], f"#x={mult}&b={border}")
+        psnr_db, off = agreement(drawn, hard)
+        assert psnr_db >= 40 and off < 0.01, (mult, border, psnr_db, off)
+        flat = flat_mask(hard)  # away from edges only the rounded weights move a colour
+        assert psnr(drawn[flat], hard[flat]) >= 44
+
+
+def test_the_wheel_zooms_about_the_pointer_and_a_drag_moves_the_view(tmp_path):
+    model = random_model("linear", 30, seed=6, size=(H, W))
+    # At x=1 the canvas is W x H: zoom in twice about its centre, then drag 10 px right and 6 down.
+    events = f"""
+      const c = document.getElementById("c");
+      c.dispatchEvent(new WheelEvent("wheel", {{deltaY: Math.log(0.5) / 0.0015, clientX: {W / 2}, clientY: {H / 2},
+                                                 cancelable: true}}));
+      c.dispatchEvent(new PointerEvent("pointerdown", {{clientX: 20, clientY: 20, pointerId: 1}}));
+      c.dispatchEvent(new PointerEvent("pointermove", {{clientX: 30, clientY: 26, pointerId: 1}}));
+      c.dispatchEvent(new PointerEvent("pointerup", {{clientX: 30, clientY: 26, pointerId: 1}}));
+    """
+    path, _ = write_page(tmp_path, model, events)
+    drawn = screenshot(path, W, H, "#x=1")
+    # The x2 render, seen through a W x H window about its centre moved 10 px left and 6 up.
+    big = model.render(2)
+    top, left = H // 2 - 6, W // 2 - 10
+    expected = big[top : top + H, left : left + W]
+    psnr_db, off = agreement(drawn, expected)
+    assert psnr_db >= 40 and off < 0.01, (psnr_db, off)
+
+
+def test_rounding_the_colour_weights_keeps_the_colours(tmp_path):
+    rng = np.random.default_rng(7)
+    for kind in ("linear", "circular"):
+        model = random_model(kind, 64, seed=int(rng.integers(1000)), m=32, size=(H, W))
+        tail = model.colour_layers.arrays
+        signs = model.sides(grid(*pixel_axes(H, W)))
+        q, scale, drawn = quantised(tail, signs, LEVELS[0])
+        assert np.issubdtype(q.dtype, np.integer) and np.abs(q).max() <= LEVELS[0]
+        np.testing.assert_allclose(drawn[0], q * scale)
+        exact = model.render()
+        # Carrying each rounding error forward beats rounding every weight on its own.
+        alone = (np.clip(np.round(tail[0] / scale), -LEVELS[0], LEVELS[0]) * scale,) + tuple(tail[1:])
+        carried = psnr(model.replace(colour_layers=ColourLayers(*drawn)).render(), exact)
+        assert carried > psnr(model.replace(colour_layers=ColourLayers(*alone)).render(), exact) + 3
+
+
+def test_a_page_of_128_lines_and_32_colour_units_is_a_few_kilobytes():
+    model = random_model("linear", 128, seed=8, m=32, size=(256, 256))
+    # Colour weights as large as a trained model's (standard deviations 0.26 and 0.24 after 40 s on a photo).
+    tail = model.colour_layers
+    model = model.replace(colour_layers=ColourLayers(tail.w1 * 0.26, tail.b1, tail.w2 * 0.24, tail.b2))
+    html, _ = page(model)
+    assert len(gzip.compress(html.encode(), 9)) < 8600  # primitive's SVG of 512 triangles of one photo
+    assert "http" not in re.sub(r"<!doctype html>", "", html, flags=re.I)  # nothing fetched from a network
+
+
+def test_command_line_writes_the_page_and_says_what_it_costs(trained_models, tmp_path, capsys):
+    out = tmp_path / "discs.html"
+    assert main(["-j", "-m", str(trained_models["circular"]), "--html", str(out)]) == 0
+    said = capsys.readouterr().out
+    match = re.search(
+        r"wrote the page \(([\d.]+) kB, ([\d.]+) kB gzipped; PSNR ([\d.]+) dB against the photo; "
+        r"rounding its weights cost (-?[\d.]+) dB\) to (.+)",
+        said,
+    )
+    assert match and match.group(5) == str(out), said
+    assert float(match.group(1)) == pytest.approx(len(out.read_bytes()) / 1e3, abs=0.06)
+    assert abs(float(match.group(4))) < 0.1
+    shot = screenshot(out, 80, 80, "#x=2")
+    code = main(["-j", "-m", str(trained_models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
+    assert code == 0
+    psnr_db, off = agreement(shot, np.asarray(Image.open(tmp_path / "hard.png")))
+    assert psnr_db >= 40 and off < 0.01
+
+
+def test_names_from_the_checkpoint_cannot_end_the_script_or_the_title():
+    model = random_model("linear", 8, seed=9, size=(H, W))
+    html, _ = page(model, about="</script><script>alert(1)</script>", title="<b>&</b>")
+    assert html.count("</script>") == 1 and "<script>alert" not in html
+    assert "<title>&lt;b&gt;&amp;&lt;/b&gt;</title>" in html
+
+
+@pytest.mark.parametrize(
+    "kind, args, pattern",
+    [
+        ("circular", ["--html", "x.html"], "use it with --just_image"),
+        ("circular", ["-j", "--html", "x.svg"], "should end in .html"),
+        ("relu", ["-j", "--html", "x.html"], "relu model has no exact partition"),
+    ],
+)
+def test_bad_page_requests_are_one_line_errors(trained_models, tmp_path, capsys, kind, args, pattern):
+    argv = ["-m", str(trained_models[kind])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+    assert main(argv) != 0
+    assert pattern in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not list(tmp_path.iterdir())
