@@ -257,8 +257,11 @@ class Config:
 
     @property
     def places_dividers(self):
-        """Whether a new model starts its dividers where plane.placement places them, not at random."""
-        return self.kind.partitions and self.placement != "random"
+        """Whether a new model's first layer is placed (plane.placement; at random too) and its colours fitted.
+
+        Dense ReLU units (relu) are not placed: they start as Keras starts them.
+        """
+        return self.kind.partitions
 
     @property
     def effective_gradient_sharpness(self):

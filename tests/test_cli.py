@@ -149,24 +149,27 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     assert code == 0
     model = out_dir / "planes_32x32_linear_3d_4h.pkl"
     assert str(model) in out and len(re.findall(r"^cycle\s+\d", out, re.M)) == 2
-    # The first picture: the placed lines' regions in their mean colours, with its PSNR and file.
+    # The first picture: the first model's (cycle 0's), with its PSNR and file.
     sketch = out_dir / "planes_32x32_linear_3d_4h_sketch.png"
-    said = re.search(r"^placed 3 lines in .* PSNR (\d+\.\d+) dB, (\S+)$", out, re.M)
+    said = re.search(r"^placed 3 lines in .* cycle 0, PSNR (\d+\.\d+) dB .*; its picture: (\S+)$", out, re.M)
     assert said and said.group(2) == str(sketch)
     photo = np.asarray(Image.open(image_file).convert("RGB"))
     assert f"{picture_psnr(np.asarray(Image.open(sketch)), photo):.2f}" == said.group(1)
     first = checkpoint.load(model)
     assert first["cycle"] == 2 and first["config"]["learning_rate"] != 0.0042
+    assert [c["cycle"] for c in first["history"]] == [0, 1, 2]
 
     frame_files = sorted(p.name for p in frames.glob("*.png"))
-    assert len(frame_files) == 2 and (frames / "frames.jsonl").read_text().count("\n") == 2
+    # A frame of cycle 0, the first model, and one per cycle after it.
+    assert len(frame_files) == 3 and (frames / "frames.jsonl").read_text().count("\n") == 3
 
-    # The checkpoint draws exactly what the run drew at its last cycle (frames draw the partition).
+    # The checkpoint draws exactly what the run drew at the cycle it kept (frames draw the partition).
     render = tmp_path / "again.png"
-    code, out, _ = run_main(capsys, "-j", "-m", str(model), "--hard", "-o", str(render))
-    assert code == 0 and str(render) in out
-    last_frame = np.asarray(Image.open(frames / frame_files[-1]))
-    np.testing.assert_array_equal(np.asarray(Image.open(render)), last_frame)
+    code, again, _ = run_main(capsys, "-j", "-m", str(model), "--hard", "-o", str(render))
+    assert code == 0 and str(render) in again
+    kept = re.search(r"^kept cycle (\d+)", out, re.M)
+    frame = frame_files[int(kept.group(1)) if kept else -1]
+    np.testing.assert_array_equal(np.asarray(Image.open(render)), np.asarray(Image.open(frames / frame)))
 
     # Resume: the cycle count goes on and a typed option overrides the stored one.
     code, out, _ = run_main(capsys, "-m", str(model), "-c", "1", "-l", "0.0042", "--no_display")
@@ -174,7 +177,7 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
     assert "placed" not in out  # a resumed model keeps its dividers
     resumed = checkpoint.load(model)
     assert resumed["cycle"] == 3 and resumed["config"]["learning_rate"] == 0.0042
-    assert resumed["config"]["n_hidden"] == 4 and len(resumed["history"]) == 3
+    assert resumed["config"]["n_hidden"] == 4 and [c["cycle"] for c in resumed["history"]] == [0, 1, 2, 3]
 
     # An option that cannot apply to the stored network is refused.
     code, _, err = run_main(capsys, "-m", str(model), "-d", "5", "-c", "1")
@@ -439,10 +442,26 @@ def test_temporary_files_of_a_killed_writer_are_removed_on_the_next_save(tmp_pat
     assert model.exists() and not stale.exists() and live.exists()
 
 
-def test_the_first_picture_is_written_before_tensorflow_loads(tmp_path, image_file):
+def test_the_first_model_is_saved_before_tensorflow_loads(tmp_path, image_file):
     result = cli("-i", image_file, "-d", "3", "-c", "1", "--output_dir", str(tmp_path), "--no_display")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     placed = next(i for i, line in enumerate(lines) if line.startswith("placed 3 lines"))
     assert lines[placed + 1] == "loading TensorFlow"
     assert (tmp_path / "planes_32x32_linear_3d_32h_sketch.png").exists()
+
+
+def test_a_first_model_that_meets_the_target_ends_the_run_without_tensorflow(tmp_path, image_file):
+    code = (
+        "import sys; from scalefree.cli.commands import image_learn; assert image_learn(sys.argv[1:]) == 0; "
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('tensorflow', 'keras')); assert not bad, bad"
+    )
+    args = ["-i", image_file, "-d", "3", "--target_psnr", "10", "--output_dir", str(tmp_path), "--no_display"]
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "reached --target_psnr 10 dB with the first model" in result.stdout
+    saved = checkpoint.read(tmp_path / "planes_32x32_linear_3d_32h.pkl")
+    assert saved.training.cycle == 0 and saved.training.history.cycles[0].psnr >= 10
+    # It resumes like any checkpoint: training goes on from it.
+    again = cli("-m", str(tmp_path / "planes_32x32_linear_3d_32h.pkl"), "-c", "1", "--no_display")
+    assert again.returncode == 0 and "resuming at cycle 0" in again.stdout

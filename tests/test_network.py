@@ -75,9 +75,13 @@ def test_every_optimizer_is_the_one_named_with_the_configured_rate(name, slots):
     optimizer = build_optimizer(config, network)
     expected = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta, "sgd": keras.optimizers.SGD}
     assert isinstance(optimizer, expected[name]) and float(optimizer.learning_rate) == pytest.approx(0.02)
-    # Each of its per-weight states is known by the variable it belongs to.
+    # Each of its per-weight states is known by the variable it belongs to, and its state is its own:
+    # the step count, the rate and the slots, never the network's weights.
     for variable in network.keras.trainable_variables:
         held = optimizer.slots_of(variable)
         assert len(held) == slots and all(tuple(s.shape) == tuple(variable.shape) for s in held)
+    own = {id(v) for v in optimizer.variables}
+    assert not own & {id(v) for v in network.keras.weights}
+    assert len(optimizer.variables) == 2 + slots * len(network.keras.trainable_variables)
     if name == "sgd":
         assert optimizer.momentum == pytest.approx(0.9)

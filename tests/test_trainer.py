@@ -120,8 +120,28 @@ def test_a_resumed_run_uses_the_learning_rate_it_is_given(half_planes):
         epoch=first.epoch,
     )
     assert float(resumed.optimizer.learning_rate) == pytest.approx(0.0042)
-    # The step count carries on, so a decaying rate goes on from where it was.
+    # The step count carries on, so a decaying rate goes on from where it was, and so do the moments.
     assert int(resumed.optimizer.iterations) == int(first.optimizer.iterations) > 0
+    kept = [v.path.endswith("learning_rate") for v in resumed.optimizer.variables]
+    assert kept.count(True) == 1  # a constant rate is a variable of the optimizer: the typed one wins
+    for a, b, rate in zip(resumed.optimizer_weights(), first.optimizer_weights(), kept):
+        assert rate or np.array_equal(a, b)
+
+
+def test_a_checkpoint_restores_the_optimizer_state_it_saved(half_planes, tmp_path):
+    from scalefree.formats import checkpoint
+    from scalefree.model import TrainingState
+
+    config = Config(n_dividers=3, n_hidden=4, seed=0)
+    first = Trainer(config, half_planes)
+    first.train_epoch()
+    state = TrainingState(config, half_planes, "planes.png", 1, first.epoch, first.optimizer_weights())
+    first.to_model().replace(training=state).save(tmp_path / "m.pkl")
+    saved = checkpoint.read(tmp_path / "m.pkl")
+    again = Trainer(config, half_planes, model=saved, optimizer_state=saved.training.optimizer, epoch=1)
+    for a, b in zip(again.optimizer_weights(), first.optimizer_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(again.optimizer.iterations) == first.steps_per_epoch
 
 
 @pytest.mark.parametrize(
@@ -196,3 +216,24 @@ def test_colour_units_that_no_pixel_turns_on_are_restarted(discs):
     assert (w2[:4] == 0).all() and (w2[4:] == before.colour_layers.w2[4:]).all()
     np.testing.assert_allclose(after.colours(t.coords), picture, atol=1e-6)  # the picture does not jump
     assert len(surgery.revive_dead_units(t)) == 0
+
+
+def test_a_trainer_goes_on_to_another_image_of_its_size_without_tracing_again(half_planes, discs):
+    config = Config(type="linear", n_dividers=3, n_hidden=4, seed=0)
+    reused = Trainer(config, half_planes)
+    reused.train_epoch()
+    traced = reused._train_steps.experimental_get_tracing_count()
+    fresh = Trainer(config, discs)  # the same size: 64 x 64
+    assert reused.fits(config, discs, fresh.to_model())
+    reused.reset(config, discs, fresh.to_model(), seed=0)
+    for _ in range(2):
+        reused.train_epoch()
+        fresh.train_epoch()
+    assert reused._train_steps.experimental_get_tracing_count() == traced
+    # What it learns there is what a trainer made for that image learns.
+    for a, b in zip(reused.network.keras.get_weights(), fresh.network.keras.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert reused.epoch == 2 and psnr(reused.evaluate()) == pytest.approx(psnr(fresh.evaluate()), abs=1e-4)
+    # Another size or another network does not fit.
+    assert not reused.fits(config, discs[:32], fresh.to_model())
+    assert not reused.fits(Config(type="linear", n_dividers=3, n_hidden=5, seed=0), discs, fresh.to_model())

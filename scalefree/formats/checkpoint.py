@@ -50,7 +50,8 @@ class CheckpointError(UserError):
 
 def _encode(value):
     if isinstance(value, np.ndarray):
-        value = np.ascontiguousarray(value)
+        # ascontiguousarray alone makes a 0-d array (a step count) 1-d.
+        value = np.ascontiguousarray(value).reshape(value.shape)
         if value.dtype.str not in _DTYPES:
             value = value.astype(np.float32)
         return {"__ndarray__": [value.dtype.str, list(value.shape), value.tobytes()]}

@@ -75,6 +75,13 @@ class Network:
         return all(np.isfinite(w).all() for w in self.keras.get_weights())
 
 
+class _Book:
+    """Which variables are the dividers', and each variable's slots, by the variable's id."""
+
+    def __init__(self):
+        self.dividers, self.indices, self.slots = set(), set(), {}
+
+
 def _with_divider_scale(base):
     """`base` (a Keras optimizer class) with the dividers' learning rate scaled, and its slots known.
 
@@ -89,30 +96,30 @@ def _with_divider_scale(base):
         def __init__(self, learning_rate, divider_scale=1.0, **kwargs):
             super().__init__(learning_rate, **kwargs)
             self.divider_scale = float(divider_scale)
-            self._dividers = []
-            self._divider_indices = set()
-            self._slots = []
+            # Kept in an object Keras does not look into: a list or dict of variables set as an
+            # attribute would make them the optimizer's own (saved, restored and zeroed with its state).
+            self._book = _Book()
 
         def scale(self, variables):
             """The variables that step by the scaled rate; call before `build`."""
-            self._dividers = list(variables)
+            self._book.dividers = {id(v) for v in variables}
 
         def build(self, variables):
             super().build(variables)
-            self._divider_indices = {self._get_variable_index(v) for v in self._dividers}
+            self._book.indices = {self._get_variable_index(v) for v in variables if id(v) in self._book.dividers}
 
         def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
             slot = super().add_variable_from_reference(reference_variable, name, initializer)
-            self._slots.append((reference_variable, slot))
+            self._book.slots.setdefault(id(reference_variable), []).append(slot)
             return slot
 
         def slots_of(self, variable):
             """The optimizer's state held per element of `variable` (moments, accumulators)."""
-            return [slot for reference, slot in self._slots if reference is variable]
+            return list(self._book.slots.get(id(variable), ()))
 
         def update_step(self, gradient, variable, learning_rate):
             # Runs once per variable as the step is traced, so the test is plain Python.
-            if self._get_variable_index(variable) in self._divider_indices:
+            if self._get_variable_index(variable) in self._book.indices:
                 learning_rate = learning_rate * self.divider_scale
             super().update_step(gradient, variable, learning_rate)
 

@@ -40,8 +40,17 @@ class Pixels:
         self.height, self.width = image.shape[:2]
         self.rgb = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1, 3)
         self.ys, self.xs = pixel_axes(self.height, self.width)
-        self._rgb_t = tf.constant(self.rgb)
+        # A variable, not a constant, so that another image of this size can take its place
+        # without tracing the compiled step again (Pixels.assign).
+        self._rgb_t = tf.Variable(self.rgb, trainable=False)
         self._xs_t, self._ys_t = tf.constant(self.xs), tf.constant(self.ys)
+
+    def assign(self, image):
+        """Hold another image of the same size instead."""
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(f"an image of {image.shape[:2]} cannot take the place of {(self.height, self.width)}")
+        self.rgb = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1, 3)
+        self._rgb_t.assign(self.rgb)
 
     @property
     def count(self):

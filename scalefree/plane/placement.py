@@ -44,10 +44,13 @@ def edge_field(image, sigma=2.0):
 
 
 def _draw(weights, rng):
+    """An index drawn with probability proportional to `weights` (as rng.choice(p=...) draws it, without its checks)."""
     total = weights.sum()
     if total <= 0:
         return int(rng.integers(len(weights)))
-    return int(rng.choice(len(weights), p=weights / total))
+    cdf = np.cumsum(weights / total)
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 class Field:
@@ -71,10 +74,48 @@ class Field:
 
     def window(self, center, reach):
         """(x, y) and strength of the pixels in the square of half-side `reach` about `center`."""
+        index = self.square(center, reach)
+        return self.xy[index], self.strength[index]
+
+    def square(self, center, reach):
+        """Flat indices, in row-major order, of the pixels in the square of half-side `reach` about `center`."""
         c0, c1 = self._span(self.xs, center[0] - reach, center[0] + reach)
         r0, r1 = self._span(self.ys, center[1] - reach, center[1] + reach)
-        xx, yy = np.meshgrid(self.xs[c0:c1], self.ys[r0:r1])
-        return np.stack([xx.ravel(), yy.ravel()], axis=1), self._grid[r0:r1, c0:c1].ravel()
+        return (np.arange(r0, r1)[:, None] * self.width + np.arange(c0, c1)).ravel()
+
+    def band(self, center, normal, reach):
+        """Flat indices, in row-major order, of the pixels within about `reach` of a line (a superset).
+
+        Along the line's longer extent each row (or column) holds a short run
+        of such pixels, so a fit that looks only at them never passes over the
+        whole picture.
+        """
+        nx, ny = float(normal[0]), float(normal[1])
+        pad = reach + self.pitch
+        if abs(ny) >= abs(nx):  # mostly horizontal: a run of rows in each column
+            middle = center[1] - (self.xs - center[0]) * nx / ny
+            first, last = self._spans(self.ys, middle, pad / abs(ny))
+            return _runs(first, last, np.arange(self.width), self.width, by_column=True)
+        middle = center[0] - (self.ys - center[1]) * ny / nx
+        first, last = self._spans(self.xs, middle, pad / abs(nx))
+        return _runs(first, last, np.arange(self.height), self.width, by_column=False)
+
+    def _spans(self, axis, middle, half):
+        """For each of many centres, the first and last+1 index of `axis` within `half` of it."""
+        first = np.clip(np.floor((middle - half) / self.pitch + len(axis) / 2 - 0.5).astype(np.int64), 0, len(axis))
+        last = np.clip(np.ceil((middle + half) / self.pitch + len(axis) / 2 - 0.5).astype(np.int64) + 1, 0, len(axis))
+        return first, np.maximum(first, last)
+
+
+def _runs(first, last, lanes, width, by_column):
+    """Flat indices of the runs [first, last) along each lane (a column or a row), sorted."""
+    counts = last - first
+    if not counts.sum():
+        return np.zeros(0, np.int64)
+    lane = np.repeat(lanes, counts)
+    along = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(first, counts)
+    index = along * width + lane if by_column else lane * width + along
+    return np.sort(index)
 
 
 def _shrunk_by(image, factor):
@@ -85,7 +126,8 @@ def _shrunk_by(image, factor):
     return cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_AREA)
 
 
-def _shrunk(image, max_pixels):
+def shrunk(image, max_pixels):
+    """The image shrunk (box-filtered) to at most about `max_pixels`, or as it is."""
     h, w = image.shape[:2]
     return _shrunk_by(image, (h * w / max_pixels) ** 0.5)
 
@@ -98,7 +140,7 @@ def edge_dividers(image, n, kind, rng, max_pixels=PLACEMENT_PIXELS, on_placed=No
     about `max_pixels`, so placing costs the same for any photo.
     `on_placed()` is called after each divider.
     """
-    image = _shrunk(image, max_pixels)
+    image = shrunk(image, max_pixels)
     h, w = image.shape[:2]
     nx, ny, strength = edge_field(image)
     field = Field(h, w, strength)
@@ -108,9 +150,9 @@ def edge_dividers(image, n, kind, rng, max_pixels=PLACEMENT_PIXELS, on_placed=No
         i = _draw(weights, rng)
         # The tensor gives the normal up to sign: either side may be +1.
         normal = rng.choice([-1.0, 1.0]) * np.array([nx[i], ny[i]])
-        divider, distance = kind.on_edge(field, i, normal, rng)
+        divider, explained = kind.on_edge(field, i, normal, rng, _EXPLAINED_WIDTH * field.pitch)
         placed.append(divider)
-        weights[distance < _EXPLAINED_WIDTH * field.pitch] *= _EXPLAINED_KEEP
+        weights[explained] *= _EXPLAINED_KEEP
         if on_placed:
             on_placed()
     return _joined(kind, placed)
@@ -176,7 +218,20 @@ def combined_dividers(image, n, kind, rng, on_placed=None):
     return kind.joined([found, edge_dividers(image, n - first, kind, rng, on_placed=on_placed)])
 
 
-PLACEMENTS = {"edges": edge_dividers, "residual": residual_dividers, "combined": combined_dividers}
+def random_dividers(image, n, kind, rng, on_placed=None):
+    """n dividers of `kind` anywhere in the frame, at random: where the first tool started them."""
+    found = kind.random(n, rng)
+    for _ in range(n if on_placed else 0):
+        on_placed()
+    return found
+
+
+PLACEMENTS = {
+    "edges": edge_dividers,
+    "residual": residual_dividers,
+    "combined": combined_dividers,
+    "random": random_dividers,
+}
 
 
 def place(image, config, seed, on_placed=None):

@@ -91,8 +91,9 @@ def learn_many(inputs, options, config_typed, log=None):
     done = {} if options.overwrite else _ledger(output_dir, log)
     stop = threading.Event()
     rows = []
+    pool = []  # trainers whose traced step the next image of the same size reuses
     with signals.stop_on_interrupt(stop, lambda: "each finished image is saved", log):
-        _train_all(images, options, config_typed, output_dir, done, stop, rows, log)
+        _train_all(images, options, config_typed, output_dir, done, stop, rows, log, pool)
     for line in summary(rows, len(images)):
         log(line)
     if stop.is_set():
@@ -102,7 +103,7 @@ def learn_many(inputs, options, config_typed, log=None):
     return 0
 
 
-def _train_all(images, options, config_typed, output_dir, done, stop, rows, log):
+def _train_all(images, options, config_typed, output_dir, done, stop, rows, log, pool):
     for number, image in enumerate(images, 1):
         if stop.is_set():
             break
@@ -117,7 +118,7 @@ def _train_all(images, options, config_typed, output_dir, done, stop, rows, log)
                 rows.append(Row(image, "done before", record.get("psnr"), record.get("seconds"), record["files"]))
                 continue
             log(f"[{number}/{len(images)}] {image}")
-            row = _one(run, options, config_typed, log, stop)
+            row = _one(run, options, config_typed, log, stop, pool)
         except UserError as err:
             log(f"skipped {quoted(image)}: {err}")
             rows.append(Row(image, f"failed: {err}"))
@@ -130,7 +131,7 @@ def _train_all(images, options, config_typed, output_dir, done, stop, rows, log)
                 f.write(json.dumps(record) + "\n")
 
 
-def _one(run, options, config_typed, log, stop):
+def _one(run, options, config_typed, log, stop, pool):
     """Train (or resume) the model of one image, then write its render and exports."""
     from .exports import export_html, export_svg
 
@@ -141,7 +142,7 @@ def _one(run, options, config_typed, log, stop):
     one = dataclasses.replace(run.options, save_frames=frames, model_file=run.checkpoint_path if resume else None)
     run = Run.open(one, config_typed)
     started = time.perf_counter()
-    trained = train(run, log, stop=stop).trained
+    trained = train(run, log, stop=stop, pool=pool).trained
     seconds = time.perf_counter() - started
     files = [run.checkpoint_path, *filter(None, [trained.sketch_path])]
     if stop.is_set():

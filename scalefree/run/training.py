@@ -17,6 +17,8 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 from ..config import new_seed
 from ..errors import Diverged
 from ..formats import paths
@@ -24,7 +26,7 @@ from ..formats.atomic import held
 from ..formats.images import write_image
 from ..history import CycleResult, History
 from ..model import TrainingState
-from ..plane.pictures import picture_psnr
+from ..plane.pictures import psnr
 from . import signals
 from .hooks import CheckpointWriter, FrameWriter, PreviewSender
 from .run import ensure_writable, quoted
@@ -39,10 +41,16 @@ def print_line(line):
 
 
 class TrainedRun:
-    """A run being trained: its Trainer, its history, the best cycle so far, and the per-cycle hooks."""
+    """A run being trained: its first model, its Trainer, its history, the best cycle so far, the hooks.
 
-    def __init__(self, run, log=print_line, mailbox=None, on_cycle=None):
-        # Checked before the slow start of TensorFlow, not after a first cycle.
+    Built in steps, so that a stop at any point can say what is on disk:
+    `first_model()` places a new model's dividers and fits its colour layers
+    in numpy (cycle 0, saved before TensorFlow loads), `start_training()`
+    loads TensorFlow and builds the Trainer from the model, `train()` trains.
+    """
+
+    def __init__(self, run, log=print_line, mailbox=None, on_cycle=None, pool=None):
+        # Checked before anything slow, not after a first cycle.
         if run.is_chief:
             run.refuse_overwrite()
         if run.frames_dir and run.is_chief:
@@ -52,6 +60,9 @@ class TrainedRun:
         self.log = log
         self.cycle = run.cycle
         self.sketch_path = None
+        self.first = None  # (CycleResult, Model) of a new run's cycle 0
+        self.start = None  # the model training starts from, when that is not the first
+        self.trainer = None
         self.best = None  # (CycleResult, Trainer.snapshot()) of this run's best cycle
         self.history = run.stored.training.history if run.stored else History()
         self.checkpoints = CheckpointWriter(run.checkpoint_path) if run.checkpoint_path else None
@@ -60,13 +71,13 @@ class TrainedRun:
         # The chief writes the files; the other workers only train.
         self.hooks = [h for h in hooks if h] if run.is_chief else []
         self.on_cycle_callback = on_cycle
+        # Trainers of earlier runs (a list, shared by the images of a batch): one that fits is reused.
+        self.pool = pool
+        c = run.config
+        self.seed = next((s for s in (c.seed, run.shared_seed) if s is not None), None)
+        if self.seed is None and run.stored is None:
+            self.seed = new_seed()
         log(self.start_message())
-        self.trainer = self._build_trainer()
-        if run.stored is not None:
-            # The model a run starts from is a candidate for the one it ends with:
-            # a resumed run never ends on a model worse than it was given.
-            start = CycleResult(self.cycle, math.nan, self.trainer.psnr(), 0.0, 0.0, 0)
-            self.best = (start, self.trainer.snapshot())
 
     def start_message(self):
         r, c = self.run, self.run.config
@@ -84,50 +95,92 @@ class TrainedRun:
             f"{decay}){where}"
         )
 
-    def _build_trainer(self):
+    def first_model(self):
+        """Cycle 0 of a new run: its dividers placed and its colour layers fitted to their regions, in numpy.
+
+        Saved, drawn and reported like any cycle, before TensorFlow loads.
+        Returns its CycleResult, or None for a resumed run or a relu model
+        (dense units start as Keras starts them).
+        """
+        from tqdm import tqdm
+
+        from ..model import ColourLayers, Model
+        from ..plane.colouring import STEPS, fit_colour_layers
+        from ..plane.placement import PLACEMENT_PIXELS, place, shrunk
+        from ..plane.regions import region_table
+
         r, c = self.run, self.run.config
-        dividers = seed = None
-        if r.stored is None and c.places_dividers:
-            seed = next(s for s in (c.seed, r.shared_seed, new_seed()) if s is not None)
-            dividers = self._place(seed)
+        if r.stored is not None or not c.places_dividers:
+            return None
+        what = c.kind.name
+        started = time.perf_counter()
+        with tqdm(
+            total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0, leave=False, disable=None
+        ) as bar:
+            dividers = place(r.train_image, c, self.seed, bar.update)
+        placed = time.perf_counter()
+        # Regions are found on the copy placement looked at: their colours need no more pixels than that.
+        table = region_table(shrunk(r.train_image, PLACEMENT_PIXELS), dividers)
+        rng = np.random.default_rng([self.seed, 0])
+        layers, start = fit_colour_layers(table, c.n_hidden, rng, keep=c.kind.trains_from_step or STEPS)
+        model = Model(dividers, ColourLayers(*layers), r.photo_size, c.sharpness)
+        picture = model.render(size=r.size)
+        error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
+        seconds = time.perf_counter() - started
+        result = CycleResult(
+            0, error, psnr(error), seconds, r.train_image.shape[0] * r.train_image.shape[1] / seconds, 0
+        )
+        self.first = (result, model)
+        # Where training takes over (see Dividers.trains_from_step).
+        self.start = model.replace(colour_layers=ColourLayers(*start))
+        self.history.add(result)
+        if r.is_chief and r.checkpoint_path:
+            path = paths.sketch_path(r.output_dir, r.name)
+            write_image(picture, path)
+            self.sketch_path = path
+        self.log(
+            f"placed {c.n_dividers} {what} in {placed - started:.1f} s and fitted {c.n_hidden} colour units to "
+            f"their {len(table.counts)} regions in {time.perf_counter() - placed:.1f} s: cycle 0, PSNR "
+            f"{result.psnr:.2f} dB (each region its own mean colour: {table.best_psnr():.2f})"
+            + (f"; its picture: {quoted(self.sketch_path)}" if self.sketch_path else "")
+        )
+        self._after_cycle(result, self.model())
+        return result
+
+    def start_training(self):
+        """Load TensorFlow and build the Trainer from the run's model: the first one, the stored one, or Keras's."""
+        r, c = self.run, self.run.config
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
             self.log("loading TensorFlow")
         from ..nn.strategy import strategy
         from ..nn.trainer import Trainer  # TensorFlow loads here, not for --help
 
-        s = r.stored
-        seed = seed if seed is not None else r.shared_seed
-        common = {"strategy": strategy(r.options.strategy), "seed": seed, "size": r.photo_size}
-        if s is None:
-            return Trainer(c, r.train_image, dividers=dividers, **common)
-        t = s.training
-        return Trainer(c, r.train_image, model=s, optimizer_state=t.optimizer, epoch=t.epoch, **common)
-
-    def _place(self, seed):
-        """Place a new model's dividers (numpy only: TensorFlow is not needed yet) and show what they draw."""
-        from tqdm import tqdm
-
-        from ..plane.placement import place
-        from ..plane.regions import sketch
-
-        r, c = self.run, self.run.config
-        what = c.kind.name
-        started = time.perf_counter()
-        with tqdm(
-            total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0, leave=False, disable=None
-        ) as bar:
-            dividers = place(r.train_image, c, seed, bar.update)
-        if r.is_chief and r.checkpoint_path:
-            picture = sketch(r.train_image, dividers)
-            path = paths.sketch_path(r.output_dir, r.name)
-            write_image(picture, path)
-            self.sketch_path = path
-            self.log(
-                f"placed {c.n_dividers} {what} in {time.perf_counter() - started:.1f} s; each region they make "
-                f"painted its mean colour: PSNR {picture_psnr(picture, r.train_image):.2f} dB, {quoted(path)}"
+        common = {"strategy": strategy(r.options.strategy), "seed": self.seed, "size": r.photo_size}
+        if r.stored is not None:
+            t = r.stored.training
+            self.trainer = Trainer(
+                c, r.train_image, model=r.stored, optimizer_state=t.optimizer, epoch=t.epoch, **common
             )
-        return dividers
+            # The model a run starts from is a candidate for the one it ends with:
+            # a resumed run never ends on a model worse than it was given.
+            start = CycleResult(self.cycle, math.nan, self.trainer.psnr(), 0.0, 0.0, 0)
+            self.best = (start, self.trainer.snapshot())
+        elif self.first is not None:
+            result, model = self.first
+            reusable = [t for t in self.pool or () if t.fits(c, r.train_image, model)]
+            if reusable:
+                self.trainer = reusable[0]
+                self.trainer.reset(c, r.train_image, model, self.seed, r.photo_size)
+            else:
+                self.trainer = Trainer(c, r.train_image, model=model, **common)
+                if self.pool is not None:
+                    self.pool.append(self.trainer)
+            # The first model is a candidate for the one the run ends with: never worse than it.
+            self.best = (result, self.trainer.snapshot())
+            self.trainer.set_model(self.start)
+        else:
+            self.trainer = Trainer(c, r.train_image, **common)
 
     def model(self):
         """The model as training has it now, with its training state (what a checkpoint holds)."""
@@ -137,10 +190,12 @@ class TrainedRun:
             image=r.image,
             image_name=r.image_name,
             cycle=self.cycle,
-            epoch=t.epoch,
-            optimizer=t.optimizer_weights(),
+            epoch=t.epoch if t else 0,
+            optimizer=t.optimizer_weights() if t else None,
             history=self.history,
         )
+        if t is None:
+            return self.first[1].replace(training=state)
         return t.to_model().replace(training=state)
 
     def on_cycle(self, result):
@@ -152,10 +207,11 @@ class TrainedRun:
         )
         if self.best is None or result.psnr > self.best[0].psnr:
             self.best = (result, self.trainer.snapshot())
-        if self.hooks:
-            model = self.model()
-            for hook in self.hooks:
-                hook(result, model)
+        return self._after_cycle(result, self.model() if self.hooks else None)
+
+    def _after_cycle(self, result, model):
+        for hook in self.hooks:
+            hook(result, model)
         return self.on_cycle_callback(result) if self.on_cycle_callback else None
 
     def keep_best(self):
@@ -173,7 +229,7 @@ class TrainedRun:
         self.trainer.restore(snapshot)
         if self.run.is_chief and self.checkpoints:
             self.checkpoints(best, self.model())
-        what = "the model it started from" if best.epochs == 0 else "the best this run"
+        what = "the best this run" if best.epochs else "the model it started from" if best.cycle else "the first model"
         self.log(f"kept cycle {best.cycle}, {what}: PSNR {best.psnr:.2f} dB (the last had {last.psnr:.2f})")
 
     @property
@@ -181,6 +237,8 @@ class TrainedRun:
         """The PSNR of the model the run ends with (the stored one's, or None, if no cycle ran)."""
         if self.best:
             return self.best[0].psnr
+        if self.first:
+            return self.first[0].psnr
         return self.history.cycles[-1].psnr if self.history.cycles else None
 
     @property
@@ -195,9 +253,19 @@ class TrainedRun:
             return f"{quoted(self.run.options.model_file)} is as it was"
         return "nothing was saved"
 
+    def first_is_enough(self):
+        """Why the first model ends the run without training (it meets --target_psnr), or None."""
+        target = self.run.config.target_psnr
+        if self.first is not None and target and self.first[0].psnr >= target:
+            return f"reached --target_psnr {target:g} dB with the first model"
+        return None
+
     def train(self, stop_event):
         """Train until a stop condition; return the reason."""
         from .cycles import train_cycles
+
+        if self.trainer is None:
+            self.start_training()
 
         with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
             reason = train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
@@ -245,12 +313,13 @@ class Outcome:
     trained: TrainedRun
 
 
-def train(run, log=print_line, app=None, stop=None, on_cycle=None):
+def train(run, log=print_line, app=None, stop=None, on_cycle=None, pool=None):
     """Train `run` until it stops; return its Outcome, the model saved where the run saves.
 
     With `app`, a preview window shows each cycle. `stop` (a threading.Event)
     is set by the first stop signal; one shared by several runs stops them
     all. `on_cycle(result)` is called after each cycle; a true return stops.
+    `pool`, a list shared by several runs, keeps their Trainers for reuse.
     """
     mailbox = None
     if app is not None:
@@ -260,15 +329,29 @@ def train(run, log=print_line, app=None, stop=None, on_cycle=None):
     trained = None
     if run.is_chief and run.checkpoint_path:
         ensure_writable(os.path.dirname(os.path.abspath(run.checkpoint_path)), "output directory")
+    stop = stop or threading.Event()
     try:
         with held(run.checkpoint_path) if run.is_chief and run.checkpoint_path else contextlib.nullcontext():
-            with signals.aborting():  # before training: stop at once, as Ctrl-C does
-                trained = TrainedRun(run, log, mailbox, on_cycle)
-            return _train(trained, app, mailbox, log, stop or threading.Event())
+            with signals.aborting():  # before anything is saved: stop at once, as Ctrl-C does
+                trained = TrainedRun(run, log, mailbox, on_cycle, pool)
+                trained.first_model()
+            enough = trained.first_is_enough()
+            if enough is not None:
+                return Outcome(enough, trained.first[0].seconds, trained)
+            if trained.first is None:
+                with signals.aborting():
+                    trained.start_training()
+            else:
+                # The first model is saved: a stop while TensorFlow loads ends the run with it.
+                with signals.stop_on_interrupt(stop, trained.kept, log):
+                    trained.start_training()
+                if stop.is_set():
+                    return Outcome("stopped before training", trained.first[0].seconds, trained)
+            return _train(trained, app, mailbox, log, stop)
     except Diverged as err:
         raise Diverged(f"{err}; {trained.kept()} (try a smaller -l)") from None
     except KeyboardInterrupt:
-        # A second Ctrl-C, or one before training started: say what is on disk.
+        # A second Ctrl-C, or one before anything was saved: say what is on disk.
         raise KeyboardInterrupt(f"aborted; {trained.kept() if trained else 'nothing was saved'}") from None
 
 

@@ -34,6 +34,9 @@ class Units:
     placement = "random"
     replace_every = 0
     gradient_sharpness = 20.0
+    # Training starts from the first model's colour layers as they were after this many steps of
+    # their fit (plane.colouring); None: from the fitted layers themselves.
+    trains_from_step = None
 
     def __init__(self, *arrays):
         # float32, as the network holds them: a model read back from training is the same value.
@@ -140,8 +143,16 @@ class Dividers(Units):
     # and how the one that lowers a picture's error most is found.
 
     @classmethod
-    def on_edge(cls, field, i, normal, rng):
-        """(the divider, as a group of one, fitted to the edge at pixel i; every pixel's distance to it)."""
+    def random(cls, n, rng):
+        """n dividers anywhere in the frame, at random (as the first tool started them)."""
+        raise NotImplementedError
+
+    @classmethod
+    def on_edge(cls, field, i, normal, rng, reach):
+        """(the divider fitted to the edge at pixel i, as a group of one; the pixels within `reach` of it).
+
+        `field` is a plane.placement.Field, `normal` the edge's normal there.
+        """
         raise NotImplementedError
 
     @classmethod

@@ -77,10 +77,14 @@ class Lines(Dividers):
         return np.stack([second, offset], axis=1).astype("<f4")
 
     @classmethod
-    def on_edge(cls, field, i, normal, rng):
-        center, normal = _fit_line(field.xy, field.strength, field.xy[i], normal, field.pitch)
+    def random(cls, n, rng):
+        return cls(rng.uniform(-1.0, 1.0, (n, 2)), rng.uniform(0.0, 2.0 * np.pi, n))
+
+    @classmethod
+    def on_edge(cls, field, i, normal, rng, reach):
+        center, normal = _fit_line(field, field.xy[i], normal)
         line = cls(center[None], [np.arctan2(normal[1], normal[0])])
-        return line, np.abs((field.xy - center) @ normal)
+        return line, _near(field, center, normal, reach)
 
     @classmethod
     def residual_search(cls, field):
@@ -95,14 +99,21 @@ class Lines(Dividers):
         return search
 
 
-def _fit_line(xy, strength, center, normal, pitch, rounds=10):
+def _near(field, center, normal, reach):
+    """Flat indices of the pixels closer than `reach` to the line through `center` with `normal`."""
+    index = field.band(center, normal, reach)
+    xy = field.xy[index]
+    return index[np.abs((xy[:, 0] - center[0]) * normal[0] + (xy[:, 1] - center[1]) * normal[1]) < reach]
+
+
+def _fit_line(field, center, normal, rounds=10):
     """Refine a line to the edge pixels along it: weighted total least squares."""
     for _ in range(rounds):
-        near = np.abs((xy - center) @ normal) < 2 * pitch
-        w = strength[near]
+        near = _near(field, center, normal, 2 * field.pitch)
+        w = field.strength[near]
         if w.sum() <= 0:
             break
-        pts = xy[near]
+        pts = field.xy[near]
         mean = (w[:, None] * pts).sum(0) / w.sum()
         d = pts - mean
         cov = (w[:, None] * d).T @ d
