@@ -38,7 +38,8 @@ def test_fit_returns_a_model_of_the_shape_asked_for(fitted, photo):
     # The model returned is the run's best cycle, and draws what that cycle measured (its function,
     # as training measures it; the partition's hard edges differ from it along the edges).
     best = max(r.psnr for r in seen[1:])
-    assert model.psnr(photo, hard=False) == pytest.approx(best, abs=0.02)
+    # (numpy in float64, training in float32: pixels in the steep hair of a divider differ a little)
+    assert model.psnr(photo, hard=False) == pytest.approx(best, abs=0.05)
     assert model.training.cycle == 4 and len(model.training.history.cycles) == 5
 
 

@@ -158,6 +158,29 @@ def test_a_circle_inside_a_region_is_painted_over_it():
 
 
 @pytest.mark.parametrize("kind", ["linear", "circular"])
+def test_dividers_on_one_curve_draw_as_one(kind):
+    """Two dividers can land on one curve (placement and training can put them there); the SVG still draws it."""
+    model = random_model(kind, 6, seed=4)
+    group = model.dividers[0]
+    if kind == "linear":
+        centers, angles = group.arrays
+        # The same line twice, once facing the other way (the same curve, sides swapped).
+        group = Lines(np.concatenate([centers, centers[:2]]), np.concatenate([angles, angles[:1], angles[1:2] + np.pi]))
+    else:
+        centers, log_radii = group.arrays
+        group = Circles(np.concatenate([centers, centers[:2]]), np.concatenate([log_radii, log_radii[:2]]))
+    twins = random_model(kind, 8, seed=5).replace(dividers=(group,))
+    found, _ = cells(twins.dividers, view_of(H, W))
+    alone, _ = cells(model.dividers, view_of(H, W))
+    assert len(found) == len(alone)
+    document, _ = svg(twins, view_of(H, W))
+    hard = twins.render(4)
+    drawn = rasterise(document, *hard.shape[:2])
+    flat = flat_mask(hard)
+    assert psnr(drawn[flat], hard[flat]) >= 40
+
+
+@pytest.mark.parametrize("kind", ["linear", "circular"])
 def test_command_line_svg_matches_the_hard_png_of_the_same_model(kind, trained_models, tmp_path, capsys):
     model = str(trained_models[kind])
     vector, raster = tmp_path / "p.svg", tmp_path / "p.png"

@@ -6,6 +6,8 @@ GPU, or data-parallel on several devices; with no strategy given it uses the
 default one. The Trainer starts from a Model and gives one back (`to_model`).
 """
 
+import threading
+
 import numpy as np
 
 from ..config import new_seed
@@ -28,6 +30,10 @@ _PER_RUN = ("seed", "cycles", "max_seconds", "target_psnr", "disp_mult", "border
 # Dead colour units are looked for after each of the first REVIVE_FIRST
 # epochs, then every REVIVE_EVERY: a look costs about a tenth of an epoch.
 REVIVE_FIRST, REVIVE_EVERY = 3, 10
+
+
+def _drop(holder):
+    holder.clear()
 
 
 class Trainer:
@@ -128,7 +134,13 @@ class Trainer:
         for variable in self.optimizer.variables:
             if variable.path.rsplit("/", 1)[-1] != "learning_rate":
                 variable.assign(np.zeros(variable.shape, variable.dtype))
+        # Deleting an iterator that has fed the compiled step can take seconds (1-3 s seen here,
+        # one image in five): the old one is let go in a thread of its own while the new one trains.
+        # The list is its only holder, so the last reference never drops on this thread.
+        holder = [self._iterator]
         self._iterator = self._batches()
+        threading.Thread(target=_drop, args=(holder,), name="scalefree-old-batches", daemon=True).start()
+        del holder
 
     def agree(self, flag):
         """`flag` or'ed over every process of the cluster: when one stops, all stop at the same epoch.

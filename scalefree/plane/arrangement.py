@@ -129,7 +129,7 @@ def _graph(curves, view):
     it (segments for a line, arcs for a circle).
     """
     graph = _Graph()
-    on_curve = [[] for _ in curves]
+    on_curve = {curve.index: [] for curve in curves}
     border_crossings = []
     for curve in curves:
         for x, y in curve.border_points(view):
@@ -210,10 +210,11 @@ def _edge_length(e, points):
     return math.hypot(x1 - x0, y1 - y0)
 
 
-def _cell_signs(dividers, curves, edge, points):
+def _cell_signs(dividers, curves, twins, edge, points):
     """Every divider's sign inside the face left of `edge`, read at the edge's midpoint.
 
-    The edge's own divider is 0 there, so its sign comes from which side of it the face is on.
+    The edge's own divider is 0 there, so its sign comes from which side of
+    it the face is on; so does the sign of each divider that coincides with it.
     """
     if edge.circle is None:
         (x0, y0), (x1, y1) = points[edge.start], points[edge.end]
@@ -225,7 +226,27 @@ def _cell_signs(dividers, curves, edge, points):
     signs = np.concatenate([group.sides([[x, y]])[0] for group in dividers])
     if edge.curve >= 0:
         signs[edge.curve] = curves[edge.curve].left_sign(edge, points)
+        for twin, sign in twins.get(edge.curve, ()):
+            signs[twin] = sign * signs[edge.curve]
     return signs
+
+
+def _distinct(curves):
+    """The curves without repeats, and for each kept one the (index, relative sign) of its repeats.
+
+    Two dividers can be one curve (placement or training can put them
+    there); the graph needs each curve once, and the cells' signs need both.
+    """
+    kept, twins = [], {}
+    for curve in curves:
+        for first in kept:
+            sign = first.twin(curve)
+            if sign:
+                twins.setdefault(first.index, []).append((curve.index, sign))
+                break
+        else:
+            kept.append(curve)
+    return kept, twins
 
 
 def curves_of(dividers):
@@ -247,7 +268,8 @@ def cells(dividers, view):
     them largest first draws the partition exactly.
     """
     curves = curves_of(dividers)
-    graph = _graph(curves, view)
+    distinct, twins = _distinct(curves)
+    graph = _graph(distinct, view)
     found = []
     for walk in _faces(graph):
         area = _walk_area(walk, graph.points)
@@ -256,6 +278,6 @@ def cells(dividers, view):
         if area <= 0:
             continue
         longest = max(walk, key=lambda e: _edge_length(e, graph.points))
-        found.append(Cell(walk, area, _cell_signs(dividers, curves, longest, graph.points)))
+        found.append(Cell(walk, area, _cell_signs(dividers, curves, twins, longest, graph.points)))
     found.sort(key=lambda c: -c.area)
     return found, graph.points

@@ -8,47 +8,96 @@ proportion to their pixels is drawing pixels, so mini-batch Adam on the
 table takes the steps training would take with the dividers held, at a
 fraction of the cost: a step is a pair of small matrix products, with no
 divider to evaluate.
+
+Two things make the fit converge faster than the steps alone. It starts
+from the best picture that is a sum of one colour shift per divider side
+(a weighted least-squares fit in the outputs' logit space), carried by
+three colour units that are on everywhere; the other units start as Keras
+starts them and learn what that sum cannot draw. And every REFIT_EVERY
+steps the output layer takes a Gauss-Newton step on the whole table.
+Measured on the tuning photos (rose, astronaut, chelsea, coffee), 1000
+steps: 128 lines +0.4 to +0.7 dB over plain Adam from Keras's start, 32
+circles 0 to +0.2, 128 circles -0.2 to +0.8, in the same 0.2-0.3 s.
 """
 
 import numpy as np
 
-# Measured on the tuning photos (rose, astronaut, chelsea; 128 lines / 32 and
-# 32 circles / 16): 1000 steps of 256 regions reach within 2-4 dB of the
-# regions' own mean colours for 128 lines, 0.1-0.5 dB for 32 circles, in
-# about 0.25 s; twice as many steps gain 0.5-0.9 dB more for twice the time.
 STEPS = 1000
 BATCH = 256
 RATE = 0.004
+REFIT_EVERY = 200
+# The three colour units that carry the per-side sum stay on for every region by this margin.
+_ON_MARGIN = 0.5
 
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE, keep=None):
+def _logit(colours):
+    c = np.clip(colours, 0.02, 0.98)
+    return np.log(c / (1 - c))
+
+
+def fresh_colour_layers(n, m, rng):
+    """Colour layers for n dividers as Keras starts them: Glorot uniform weights, zero biases."""
+    limits = np.sqrt(6.0 / (n + m)), np.sqrt(6.0 / (m + 3))
+    w1 = rng.uniform(-limits[0], limits[0], (n, m))
+    w2 = rng.uniform(-limits[1], limits[1], (m, 3))
+    return [a.astype(np.float32) for a in (w1, np.zeros(m), w2, np.zeros(3))]
+
+
+def _start(table, m, rng):
+    """Keras's start, then the per-side sum in the first three units."""
+    n = table.signs.shape[1]
+    w1, b1, w2, b2 = (a.astype(np.float64) for a in fresh_colour_layers(n, m, rng))
+    mean = (table.counts[:, None] * table.means).sum(axis=0) / table.counts.sum()
+    b2 = _logit(mean)
+    if m >= 3:
+        x = np.concatenate([table.signs, np.ones((len(table.signs), 1))], axis=1)
+        weighted = x * table.counts[:, None]
+        gram = x.T @ weighted + 1e-3 * table.counts.sum() * np.eye(n + 1)
+        coef = np.linalg.solve(gram, weighted.T @ _logit(table.means))
+        shift = _ON_MARGIN - (x @ coef).min(axis=0)
+        w1[:, :3], b1[:3] = coef[:-1], coef[-1] + shift
+        w2[:3] = np.eye(3)
+        w2[3:] *= 0.1  # the other units start quiet: the sum is the picture until they learn
+        b2 = -shift
+    return [a.astype(np.float32) for a in (w1, b1, w2, b2)]
+
+
+def _refit_output(params, table):
+    """One Gauss-Newton step on the output layer (W2, b2) over the whole table, weighted by pixels."""
+    w1, b1, w2, b2 = params
+    hidden = np.maximum(table.signs @ w1 + b1, 0.0)
+    x = np.concatenate([hidden, np.ones((len(hidden), 1), np.float32)], axis=1)
+    y = _sigmoid(hidden @ w2 + b2)
+    slope = y * (1 - y)
+    for c in range(3):
+        weight = table.counts * slope[:, c] ** 2
+        # Ridge relative to the weights, and never zero: a channel black or white everywhere
+        # saturates its sigmoid, and its weights all but vanish.
+        ridge = 1e-6 * weight.sum() + 1e-12 * table.counts.sum()
+        gram = x.T @ (x * weight[:, None]) + ridge * np.eye(x.shape[1])
+        step = np.linalg.solve(gram, x.T @ (table.counts * slope[:, c] * (table.means[:, c] - y[:, c])))
+        w2[:, c] += step[:-1].astype(np.float32)
+        b2[c] += np.float32(step[-1])
+
+
+def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE):
     """(W1, b1, W2, b2) of m ReLU colour units and the sigmoid outputs, fitted to `table` (a RegionTable).
 
-    Starts as Keras starts a Dense layer (Glorot uniform, zero biases) and
-    minimises the squared error over pixels with Adam, `steps` steps of
-    `batch` regions drawn in proportion to their pixels. Deterministic for a
-    given `rng`. With `keep` (a step count), returns the layers after that
-    many steps too: (final layers, layers at step `keep`).
+    Minimises the squared error over pixels with Adam, `steps` steps of
+    `batch` regions drawn in proportion to their pixels (see the module's
+    text for the start and the refits). Deterministic for a given `rng`.
     """
     signs = np.asarray(table.signs, np.float32)
     means = np.asarray(table.means, np.float32)
-    n = signs.shape[1]
-    limits = np.sqrt(6.0 / (n + m)), np.sqrt(6.0 / (m + 3))
-    params = [
-        rng.uniform(-limits[0], limits[0], (n, m)).astype(np.float32),
-        np.zeros(m, np.float32),
-        rng.uniform(-limits[1], limits[1], (m, 3)).astype(np.float32),
-        np.zeros(3, np.float32),
-    ]
+    params = _start(table, m, rng)
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     cdf = np.cumsum(table.counts)
     picks = np.minimum(np.searchsorted(cdf, rng.random((steps, batch)) * cdf[-1], side="right"), len(cdf) - 1)
-    kept = tuple(p.copy() for p in params) if keep == 0 else None
     for t in range(1, steps + 1):
         s, target = signs[picks[t - 1]], means[picks[t - 1]]
         w1, b1, w2, b2 = params
@@ -66,8 +115,6 @@ def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE, keep=N
             m2 *= 0.999
             m2 += 0.001 * g * g
             p -= rate * (m1 / correct1) / (np.sqrt(m2 / correct2) + 1e-7)
-        if t == keep:
-            kept = tuple(p.copy() for p in params)
-    if keep is None:
-        return tuple(params)
-    return tuple(params), kept if kept is not None else tuple(params)
+        if t % REFIT_EVERY == 0:
+            _refit_output(params, table)
+    return tuple(params)

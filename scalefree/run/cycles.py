@@ -9,24 +9,28 @@ from ..errors import Diverged
 from ..history import CycleResult
 
 
-def train_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
+def train_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None, started=None):
     """Train `trainer` cycle after cycle until a stop condition; return why it stopped.
 
     After every cycle `on_cycle(result)` is called (it logs, saves, draws);
     a true return value stops the run. `stop_event` (a threading.Event) is
     checked between epochs: when it is set, the epoch under way finishes,
-    its partial cycle is reported, and the loop ends.
+    its partial cycle is reported, and the loop ends. --max_seconds counts
+    from `started` (a time.perf_counter() reading; by default, now).
     """
     config = trainer.config
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     cycle = first_cycle
+    by_others = False  # the stop was asked on another process of the cluster
     while True:
         cycle += 1
         cycle_start = time.perf_counter()
         losses = []
         for _ in range(config.epochs_per_cycle):
             losses.append(trainer.train_epoch(on_steps))
-            if trainer.agree(stop_event.is_set()):
+            here = stop_event.is_set()
+            if trainer.agree(here):
+                by_others = not here
                 stop_event.set()
                 break
         seconds = time.perf_counter() - cycle_start
@@ -44,8 +48,10 @@ def train_cycles(trainer, first_cycle, stop_event, on_cycle, on_steps=None):
         reason = stop_reason(config, stop_event, cycle - first_cycle, time.perf_counter() - started, result)
         if reason is None and asked:
             reason = "stopped by on_cycle"
+        if by_others:
+            reason = None
         # In a cluster, one process's reason stops them all after the same cycle.
-        if trainer.agree(reason is not None):
+        if trainer.agree(reason is not None) or by_others:
             return reason or "stopped with the other workers"
 
 

@@ -29,7 +29,7 @@ from ..model import TrainingState
 from ..plane.pictures import psnr
 from . import signals
 from .hooks import CheckpointWriter, FrameWriter, PreviewSender
-from .run import ensure_writable, quoted
+from .run import ensure_writable, plural, quoted
 
 
 def print_line(line):
@@ -61,6 +61,7 @@ class TrainedRun:
         self.cycle = run.cycle
         self.sketch_path = None
         self.first = None  # (CycleResult, Model) of a new run's cycle 0
+        self.started = None  # when the first model began: training's seconds count from there
         self.start = None  # the model training starts from, when that is not the first
         self.trainer = None
         self.best = None  # (CycleResult, Trainer.snapshot()) of this run's best cycle
@@ -105,7 +106,7 @@ class TrainedRun:
         from tqdm import tqdm
 
         from ..model import ColourLayers, Model
-        from ..plane.colouring import STEPS, fit_colour_layers
+        from ..plane.colouring import fit_colour_layers, fresh_colour_layers
         from ..plane.placement import PLACEMENT_PIXELS, place, shrunk
         from ..plane.regions import region_table
 
@@ -113,7 +114,7 @@ class TrainedRun:
         if r.stored is not None or not c.places_dividers:
             return None
         what = c.kind.name
-        started = time.perf_counter()
+        started = self.started = time.perf_counter()
         with tqdm(
             total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0, leave=False, disable=None
         ) as bar:
@@ -122,8 +123,7 @@ class TrainedRun:
         # Regions are found on the copy placement looked at: their colours need no more pixels than that.
         table = region_table(shrunk(r.train_image, PLACEMENT_PIXELS), dividers)
         rng = np.random.default_rng([self.seed, 0])
-        layers, start = fit_colour_layers(table, c.n_hidden, rng, keep=c.kind.trains_from_step or STEPS)
-        model = Model(dividers, ColourLayers(*layers), r.photo_size, c.sharpness)
+        model = Model(dividers, ColourLayers(*fit_colour_layers(table, c.n_hidden, rng)), r.photo_size, c.sharpness)
         picture = model.render(size=r.size)
         error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
         seconds = time.perf_counter() - started
@@ -131,24 +131,35 @@ class TrainedRun:
             0, error, psnr(error), seconds, r.train_image.shape[0] * r.train_image.shape[1] / seconds, 0
         )
         self.first = (result, model)
-        # Where training takes over (see Dividers.trains_from_step).
-        self.start = model.replace(colour_layers=ColourLayers(*start))
+        # Where training takes over (see Dividers.trains_from_fit).
+        if not c.kind.trains_from_fit:
+            fresh = fresh_colour_layers(model.n_dividers, c.n_hidden, np.random.default_rng([self.seed, 1]))
+            self.start = model.replace(colour_layers=ColourLayers(*fresh))
         self.history.add(result)
         if r.is_chief and r.checkpoint_path:
             path = paths.sketch_path(r.output_dir, r.name)
             write_image(picture, path)
             self.sketch_path = path
-        self.log(
+        line = (
             f"placed {c.n_dividers} {what} in {placed - started:.1f} s and fitted {c.n_hidden} colour units to "
             f"their {len(table.counts)} regions in {time.perf_counter() - placed:.1f} s: cycle 0, PSNR "
             f"{result.psnr:.2f} dB (each region its own mean colour: {table.best_psnr():.2f})"
             + (f"; its picture: {quoted(self.sketch_path)}" if self.sketch_path else "")
         )
-        self._after_cycle(result, self.model())
+        self._after_cycle(result, self.model(), line)
         return result
 
     def start_training(self):
-        """Load TensorFlow and build the Trainer from the run's model: the first one, the stored one, or Keras's."""
+        """Load TensorFlow and build the Trainer from the run's model: the first one, the stored one, or Keras's.
+
+        The seconds this takes are not training's: --max_seconds counts the first model and the cycles.
+        """
+        began = time.perf_counter()
+        self._start_training()
+        if self.started is not None:
+            self.started += time.perf_counter() - began
+
+    def _start_training(self):
         r, c = self.run, self.run.config
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
@@ -156,7 +167,11 @@ class TrainedRun:
         from ..nn.strategy import strategy
         from ..nn.trainer import Trainer  # TensorFlow loads here, not for --help
 
-        common = {"strategy": strategy(r.options.strategy), "seed": self.seed, "size": r.photo_size}
+        chosen = strategy(r.options.strategy)
+        if r.options.strategy != "default":
+            replicas = chosen.num_replicas_in_sync
+            self.log(f"training data-parallel on {plural(replicas, 'replica')} ({r.options.strategy})")
+        common = {"strategy": chosen, "seed": self.seed, "size": r.photo_size}
         if r.stored is not None:
             t = r.stored.training
             self.trainer = Trainer(
@@ -178,7 +193,8 @@ class TrainedRun:
                     self.pool.append(self.trainer)
             # The first model is a candidate for the one the run ends with: never worse than it.
             self.best = (result, self.trainer.snapshot())
-            self.trainer.set_model(self.start)
+            if self.start is not None:
+                self.trainer.set_model(self.start)
         else:
             self.trainer = Trainer(c, r.train_image, **common)
 
@@ -201,17 +217,19 @@ class TrainedRun:
     def on_cycle(self, result):
         self.history.add(result)
         self.cycle = result.cycle
-        self.log(
+        if self.best is None or result.psnr > self.best[0].psnr:
+            self.best = (result, self.trainer.snapshot())
+        line = (
             f"cycle {result.cycle:5d}  loss {result.loss:.5f}  PSNR {result.psnr:6.2f} dB  "
             f"{result.seconds:6.2f} s  {result.pixels_per_second / 1e6:6.2f} Mpx/s"
         )
-        if self.best is None or result.psnr > self.best[0].psnr:
-            self.best = (result, self.trainer.snapshot())
-        return self._after_cycle(result, self.model() if self.hooks else None)
+        return self._after_cycle(result, self.model() if self.hooks else None, line)
 
-    def _after_cycle(self, result, model):
+    def _after_cycle(self, result, model, line):
+        """The hooks (the checkpoint first), then the cycle's line: when it shows, the model is saved."""
         for hook in self.hooks:
             hook(result, model)
+        self.log(line)
         return self.on_cycle_callback(result) if self.on_cycle_callback else None
 
     def keep_best(self):
@@ -268,7 +286,7 @@ class TrainedRun:
             self.start_training()
 
         with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
-            reason = train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps)
+            reason = train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps, self.started)
         self.keep_best()
         return reason
 

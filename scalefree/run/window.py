@@ -41,9 +41,13 @@ def load_app(backend=None):
     try:
         from vispy import app
 
-        return app.use_app(backend)
+        chosen = app.use_app(backend)
+        # The backend starts lazily: a display that no server answers fails only here.
+        chosen.native  # noqa: B018
+        return chosen
     except Exception as err:  # vispy raises several kinds when no backend loads
-        raise NoWindow(f"no usable OpenGL window backend ({type(err).__name__}: {err})") from None
+        reason = " ".join(f"{type(err).__name__}: {err}".split())
+        raise NoWindow(f"no usable OpenGL window backend ({reason})") from None
 
 
 def app_or_none(log):

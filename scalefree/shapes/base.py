@@ -34,9 +34,10 @@ class Units:
     placement = "random"
     replace_every = 0
     gradient_sharpness = 20.0
-    # Training starts from the first model's colour layers as they were after this many steps of
-    # their fit (plane.colouring); None: from the fitted layers themselves.
-    trains_from_step = None
+    # Whether training starts from the first model's fitted colour layers, or from fresh ones as
+    # Keras starts them (the first model stays the run's first picture and a candidate for its
+    # last): whichever measured better at 60 s.
+    trains_from_fit = True
 
     def __init__(self, *arrays):
         # float32, as the network holds them: a model read back from training is the same value.

@@ -30,10 +30,9 @@ class Circles(Dividers):
     # E is relative to the radius; 20 measured better than 10 with residual placement and moving
     # circles (32 circles +0.08 to +0.38 dB, 128 circles +0.32 to +0.38 dB at 60 s, four photos).
     gradient_sharpness = 20.0
-    # Trained on from the fully fitted first model, 32 circles ended 0.2-0.3 dB below a start from
-    # fresh colour units after 30 s (rose, astronaut); from the fit's 300th step, level with it
-    # and ahead in the first seconds. (128 lines gained 0.3 dB from the full fit: see Lines.)
-    trains_from_step = 300
+    # Trained on from the fitted first model, 32 circles ended 0.1-0.5 dB below fresh colour units
+    # at 60 s on four photos of five (rose, astronaut, retina; seed 1), even from the fit's 300th step.
+    trains_from_fit = False
 
     @property
     def log_radii(self):
@@ -215,6 +214,11 @@ class Circle:
 
     def meet(self, other):
         return other.meet_circle(self)
+
+    def twin(self, other):
+        """1 if `other` is this very circle (to float32 precision), else 0."""
+        same = isinstance(other, Circle) and math.isclose(other.r, self.r, rel_tol=1e-6)
+        return int(same and math.hypot(other.cx - self.cx, other.cy - self.cy) <= 1e-6 * self.r)
 
     def meet_circle(self, other):
         dx, dy = self.cx - other.cx, self.cy - other.cy
