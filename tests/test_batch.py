@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import run_main
 from PIL import Image
-from test_cli import start, wait_for_cycle
+from test_cli import start
 
 from scalefree.run.batch import expand, is_batch
 
@@ -82,11 +82,33 @@ def test_a_glob_that_matches_nothing_and_a_folder_of_bad_files_are_errors(tmp_pa
 
 def test_ctrl_c_stops_the_image_under_way_saves_it_and_ends_the_batch(tmp_path):
     folder, out = photos(tmp_path / "in", n=3), tmp_path / "out"
-    proc = start("-i", str(folder), "-d", "4", "-n", "4", "--max_seconds", "60", "--output_dir", str(out))
-    wait_for_cycle(proc)
-    proc.send_signal(signal.SIGINT)
-    said, err = proc.communicate(timeout=90)
-    assert proc.returncode == 0, err
+    with start("-i", folder, "-d", "4", "-n", "4", "--max_seconds", "60", "--output_dir", out) as run:
+        run.wait_for(r"^cycle\s+1\b")
+        run.signal(signal.SIGINT)
+        code, said, err = run.finish(timeout=90)
+    assert code == 0, err
     assert "stopped; run the same command again" in said and "0 trained" in said
     assert (out / "p0_30x24_linear_4d_4h.pkl").exists() and not (out / "p1_30x24_linear_4d_4h.pkl").exists()
     assert not (out / "done.jsonl").exists()
+
+
+def test_frames_pages_and_overwrite_in_a_batch(tmp_path, capsys):
+    """-f keeps each image's frames in a folder of its own, --html writes a page each, --overwrite trains again."""
+    folder, out = photos(tmp_path / "in"), tmp_path / "out"
+    frames, pages = tmp_path / "frames", tmp_path / "pages"
+    args = ["-i", str(folder), "-d", "4", "-n", "4", "-c", "2", "--output_dir", str(out), "--no_display"]
+    code, said, _ = run_main(capsys, *args, "-f", str(frames), "--html", str(pages))
+    assert code == 0 and "2 trained" in said
+    for i in range(2):
+        name = f"p{i}_30x24_linear_4d_4h"
+        drawn = sorted(p.name for p in (frames / name).glob("*.png"))
+        assert len(drawn) == 3, drawn  # cycles 0 (the first model), 1 and 2
+        page = pages / f"{name}.html"
+        assert page.exists() and str(page) in said
+        assert page.read_text().lstrip().lower().startswith("<!doctype html>")
+    # The same command again has nothing to do; with --overwrite every image trains afresh.
+    code, said, _ = run_main(capsys, *args)
+    assert code == 0 and "0 trained, 2 done before" in said and "learning p" not in said
+    code, said, _ = run_main(capsys, *args, "--overwrite")
+    assert code == 0 and "2 trained, 0 done before" in said and said.count("learning p") == 2
+    assert "resuming" not in said

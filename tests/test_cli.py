@@ -6,12 +6,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from conftest import ROOT, half_planes_image, run_main
 from PIL import Image
+from processes import image_learn
 
 from scalefree.formats import checkpoint
 from scalefree.plane.pictures import picture_psnr
@@ -43,21 +43,8 @@ def cli(*args, timeout=120):
 
 
 def start(*args):
-    """image_learn.py running in the background, its output readable line by line."""
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-
-
-def wait_for_cycle(proc, timeout=90):
-    """Read the run's output until its first cycle line (or the timeout)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline and not proc.stdout.readline().startswith("cycle"):
-        pass
+    """image_learn.py running in the background with no window, its output read as it comes."""
+    return image_learn(*args, "--no_display")
 
 
 def assert_clean_error(result, pattern):
@@ -190,14 +177,30 @@ def test_train_resume_override_and_render(tmp_path, image_file, capsys):
 
 
 def test_ctrl_c_finishes_the_epoch_saves_and_exits_zero(tmp_path, image_file):
-    proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
-    wait_for_cycle(proc)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    with start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", tmp_path) as run:
+        run.wait_for(r"^cycle\s+1\b")
+        run.signal(signal.SIGINT)
+        code, out, err = run.finish()
+    assert code == 0, err
     saved = re.search(r"model saved to (\S+)", out).group(1)
     assert checkpoint.load(saved)["cycle"] >= 1
     assert "Traceback" not in err
+
+
+def test_a_second_ctrl_c_aborts_at_once_and_says_which_cycle_is_saved(tmp_path):
+    image = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(64)).save(image)
+    # Batches of one pixel: an epoch of 4096 steps takes seconds, so the abort lands inside one.
+    with start("-i", image, "-d", "4", "-c", "0", "--batch_size", "1", "--output_dir", tmp_path) as run:
+        run.wait_for(r"^cycle\s+1\b")
+        run.signal(signal.SIGINT)
+        run.wait_for(r"^SIGINT: stopping after this epoch")
+        run.signal(signal.SIGINT)
+        code, out, err = run.finish(timeout=60)
+    model = tmp_path / "planes_64x64_linear_4d_32h.pkl"
+    assert code == 130
+    assert err.strip().splitlines()[-1] == f"image_learn.py: aborted; {model} holds cycle 1", err
+    assert checkpoint.load(model)["cycle"] == 1 and "model saved to" not in out
 
 
 def test_checkpoint_with_damaged_contents_is_a_clean_error(tmp_path, capsys):
@@ -318,34 +321,25 @@ def test_large_photo_trains_at_the_budget_and_renders_at_its_own_size(tmp_path, 
 
 
 def test_ctrl_c_before_anything_is_saved_says_so(tmp_path, image_file):
-    proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
-    first = proc.stdout.readline()
-    assert first.startswith("learning planes.png")
-    proc.send_signal(signal.SIGINT)  # while TensorFlow loads: nothing is saved yet
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "cycle" not in out
+    # A relu model has no first model: nothing is saved until TensorFlow has loaded and trained a cycle.
+    with start("-i", image_file, "-t", "relu", "-d", "4", "-c", "0", "--output_dir", tmp_path) as run:
+        run.wait_for(r"^learning planes.png")
+        run.signal(signal.SIGINT)  # while TensorFlow loads: nothing is saved yet
+        code, out, err = run.finish(timeout=60)
+    assert code == 130 and "cycle" not in out
     assert err.strip().splitlines()[-1] == "image_learn.py: aborted; nothing was saved", err
     assert not list(tmp_path.glob("*.pkl"))
 
 
-def test_a_run_that_diverges_stops_and_keeps_the_last_finite_checkpoint(tmp_path, image_file, capsys):
-    assert (
-        run_main(
-            capsys, "-i", image_file, "-d", "3", "-n", "4", "-c", "1", "--output_dir", str(tmp_path), "--no_display"
-        )[0]
-        == 0
-    )
-    model = tmp_path / "planes_32x32_linear_3d_4h.pkl"
-    payload = checkpoint.load(model)
-    # Finite, but so large that |X - C| overflows: the first step's loss is NaN.
-    arrays = payload["dividers"][0]["arrays"]
-    arrays[0] = np.full_like(arrays[0], 3e38)
-    checkpoint.save(model, payload)
-    before = model.read_bytes()
-    code, out, err = run_main(capsys, "-m", str(model), "-c", "2", "--no_display")
-    assert code == 2 and "training diverged in cycle 2" in err and "is as it was" in err and "smaller -l" in err
-    assert not re.search(r"^cycle", out, re.M)
-    assert model.read_bytes() == before
+def test_ctrl_c_while_tensorflow_loads_ends_the_run_with_its_first_model(tmp_path, image_file):
+    with start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", tmp_path) as run:
+        run.wait_for(r"cycle 0, PSNR")
+        run.signal(signal.SIGINT)
+        code, out, err = run.finish(timeout=60)
+    model = tmp_path / "planes_32x32_linear_4d_32h.pkl"
+    assert code == 0, err
+    assert "stopped before training after" in out and f"model saved to {model}" in out
+    assert checkpoint.load(model)["cycle"] == 0 and not re.search(r"^cycle\s+1", out, re.M)
 
 
 @pytest.mark.parametrize(
@@ -365,23 +359,20 @@ def test_numbers_that_are_not_finite_or_too_large_are_refused(args, pattern):
 
 def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, image_file):
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        proc = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path / sig.name))
-        wait_for_cycle(proc)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
+        with start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", tmp_path / sig.name) as run:
+            run.wait_for(r"^cycle\s+1\b")
+            run.signal(sig)
+            code, out, err = run.finish(timeout=60)
+        assert code == 0, err
         assert f"{sig.name}: stopping after this epoch" in out
         saved = re.search(r"model saved to (\S+)", out).group(1)
         assert checkpoint.load(saved)["cycle"] >= 1
 
 
 def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(tmp_path, image_file):
-    first = start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", str(tmp_path))
-    try:
-        model = str(tmp_path / "planes_32x32_linear_4d_32h.pkl")
-        deadline = time.time() + 90
-        while not os.path.exists(model) and time.time() < deadline:
-            time.sleep(0.05)
+    model = str(tmp_path / "planes_32x32_linear_4d_32h.pkl")
+    with start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", tmp_path) as first:
+        first.wait_for(r"^cycle\s+1\b")
         second = cli("-m", model, "-c", "1", "--no_display")
         assert_clean_error(second, f"is being trained by another run \\(process {first.pid}\\)")
         # Nor may a new run start it afresh under the first's feet.
@@ -389,15 +380,13 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(t
             cli("-i", image_file, "-d", "4", "--output_dir", str(tmp_path), "--overwrite", "--no_display", "-c", "1"),
             "is being trained by another run",
         )
-    finally:
-        first.send_signal(signal.SIGINT)
-        first.communicate(timeout=60)
-    assert first.returncode == 0
+        first.signal(signal.SIGINT)
+        code, _, err = first.finish(timeout=60)
+    assert code == 0, err
     # A lock of a run that was killed does not block the next one.
-    killed = start("-m", model, "-c", "0")
-    wait_for_cycle(killed)
-    killed.kill()
-    killed.communicate(timeout=60)
+    with start("-m", model, "-c", "0") as killed:
+        killed.wait_for(r"^cycle\s+\d+")
+        killed.kill()
     result = cli("-m", model, "-c", "1", "--no_display")
     assert result.returncode == 0, result.stderr
 
@@ -465,3 +454,89 @@ def test_a_first_model_that_meets_the_target_ends_the_run_without_tensorflow(tmp
     # It resumes like any checkpoint: training goes on from it.
     again = cli("-m", str(tmp_path / "planes_32x32_linear_3d_32h.pkl"), "-c", "1", "--no_display")
     assert again.returncode == 0 and "resuming at cycle 0" in again.stdout
+
+
+def test_a_render_too_large_is_refused_before_any_work(tmp_path, image_file, trained_models):
+    render = tmp_path / "big.png"
+    result = cli("-j", "-m", trained_models["linear"], "-x", "100", "--max_render_pixels", "100000", "-o", render)
+    assert_clean_error(result, r"4000x4000 \(16 megapixels\), more than --max_render_pixels 100000")
+    assert not render.exists()
+    # Frames of a training run are refused before the photo is learnt: no checkpoint, no frame, no TensorFlow.
+    frames = tmp_path / "frames"
+    result = cli("-i", image_file, "-x", "40", "-f", frames, "--max_render_pixels", "1000000", "--output_dir", tmp_path)
+    assert_clean_error(result, r"a frame at -x 40 is 1280x1280")
+    assert "loading TensorFlow" not in result.stdout
+    assert not list(tmp_path.glob("*.pkl")) and not list(frames.glob("*.png"))
+
+
+def test_a_render_larger_than_training_is_drawn_from_the_partition(tmp_path, capsys):
+    """Trained at 48x32, drawn at 96x64: every pixel takes its region's colour, edges sharp at the photo's pixels."""
+    photo = tmp_path / "wide.png"
+    Image.fromarray(np.kron(half_planes_image(32), np.ones((2, 3, 1), np.uint8))).save(photo)  # 96x64
+    args = ["-i", str(photo), "-d", "6", "-n", "6", "-c", "1", "--pixel_budget", "1536", "--seed", "3"]
+    assert run_main(capsys, *args, "--output_dir", str(tmp_path), "--no_display")[0] == 0
+    model = tmp_path / "wide_48x32_linear_6d_6h.pkl"
+    render = tmp_path / "r.png"
+    assert run_main(capsys, "-j", "-m", str(model), "--hard", "-o", str(render))[0] == 0
+    picture = np.asarray(Image.open(render)).reshape(-1, 3)
+    assert picture.shape == (96 * 64, 3)
+    # Which side of each line every pixel centre of the 96x64 render is on, worked out here:
+    # the plane spans [-1, 1] along the longer side, pixel centres half a pixel in.
+    centers, angles = checkpoint.read(model).dividers[0].arrays
+    ys, xs = np.mgrid[0:64, 0:96]
+    x, y = ((xs + 0.5 - 48) * 2 / 96).ravel(), ((ys + 0.5 - 32) * 2 / 96).ravel()
+    across = (x[:, None] - centers[:, 0]) * np.cos(angles) + (y[:, None] - centers[:, 1]) * np.sin(angles)
+    regions = np.unique(across > 0, axis=0, return_inverse=True)[1].ravel()
+    # One colour per region: an upscaled 48x32 picture would blend colours along every edge.
+    for region in np.unique(regions):
+        assert len(np.unique(picture[regions == region], axis=0)) == 1, region
+    assert len(np.unique(regions)) > 4
+
+
+def test_verbose_lets_tensorflow_speak_and_without_it_stderr_is_empty(tmp_path, image_file):
+    args = ["-i", image_file, "-d", "4", "-n", "4", "-c", "1", "-e", "1", "--no_display", "--output_dir", tmp_path]
+    quiet = cli(*args)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = cli(*args, "--overwrite", "--verbose")
+    assert loud.returncode == 0, loud.stderr
+    # TensorFlow's C++ log lines: a severity letter, then the month and day (I1202, W0000, E0000 ...).
+    assert re.search(r"^[IWE]\d{4} ", loud.stderr, re.M), loud.stderr
+    for said in (quiet.stdout, loud.stdout):
+        assert len(re.findall(r"^cycle\s+1\b", said, re.M)) == 1, said
+
+
+@pytest.mark.parametrize("until, share, most", [(2, 0.25, 2), (4, 0.125, 1)])
+def test_replace_until_and_replace_share_bound_which_epochs_move_how_many(until, share, most, tmp_path):
+    """Dividers move (weakest to where error is) at epochs up to --replace_until, at most share x N at a time."""
+    import scalefree
+
+    path = tmp_path / "m.pkl"
+    seen = []
+
+    def on_cycle(result):
+        (group,) = scalefree.load(path).dividers
+        seen.append(np.concatenate([group.arrays[0], group.arrays[1][:, None]], axis=1))
+
+    # A learning rate too small to move anything: what moves, replacement moved. Random
+    # starting places leave moves that pay.
+    scalefree.fit(
+        half_planes_image(40),
+        dividers=8,
+        shape="lines",
+        colours=8,
+        cycles=6,
+        epochs_per_cycle=1,
+        learning_rate=1e-7,
+        replace_every=1,
+        replace_until=until,
+        replace_share=share,
+        init="random",
+        seed=0,
+        checkpoint=path,
+        on_cycle=on_cycle,
+        progress=False,
+    )
+    moved = [int((np.abs(b - a).max(axis=1) > 1e-4).sum()) for a, b in zip(seen, seen[1:])]
+    assert len(moved) == 6  # cycles 0 (the first model) to 6: one epoch each
+    assert all(m <= most for m in moved[:until]) and sum(moved[:until]) >= 1, moved
+    assert moved[until:] == [0] * (6 - until), moved

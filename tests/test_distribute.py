@@ -1,13 +1,18 @@
 """The training loop under a tf.distribute strategy, on two logical CPU devices."""
 
+import contextlib
 import json
 import os
+import random
+import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 
 from conftest import ROOT
+from processes import Process
 
 from scalefree.run import cluster as distribute
 
@@ -38,27 +43,47 @@ def test_training_runs_data_parallel_under_mirrored_strategy():
     assert float(after) > float(before) + 5
 
 
-def free_ports(n):
-    import socket
+def quiet_ports(n):
+    """n free ports of this host, outside the kernel's range for outgoing connections.
 
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
+    The workers' gRPC servers must bind them after the test has chosen them
+    (TensorFlow's server does not share a port, so the test cannot hold
+    them). Ports below the ephemeral range are never handed to a connection
+    in between, only to a program that asks for one by number.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except OSError:
+        low = 32768
+    rng = random.Random()
+    ports = []
+    while len(ports) < n:
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in ports:
+            ports.append(port)
     return ports
 
 
-def start_cluster(command, n=2):
+@contextlib.contextmanager
+def cluster_of(command, n=2):
     """`command` started as n workers of one cluster on this host, each told its place by TF_CONFIG."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(n)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in quiet_ports(n)]}
     workers = []
-    for index in range(n):
-        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "TF_CONFIG": json.dumps(task)}
-        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    return workers
+    try:
+        for index in range(n):
+            task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            env = {**os.environ, "TF_CONFIG": json.dumps(task), "PYTHONFAULTHANDLER": "1"}
+            workers.append(Process(command, env=env))
+        yield workers
+    finally:
+        for w in workers:
+            w.kill()
 
 
 def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
@@ -73,11 +98,11 @@ def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
     # The same global batch (256) and seed: each worker takes half of every batch.
     args = ["-i", str(image), "-d", "4", "-n", "6", "-c", "3", "--seed", "0", "--no_display"]
     run = [sys.executable, str(ROOT / "image_learn.py"), *args]
-    workers = start_cluster([*run, "--strategy", "multiworker", "--output_dir", str(tmp_path / "cluster")])
-    said = [w.communicate(timeout=300) for w in workers]
-    for w, (_, err) in zip(workers, said):
-        assert w.returncode == 0, err[-3000:]
-    assert "model saved to" in said[0][0] and "the chief saves the model" in said[1][0]
+    with cluster_of([*run, "--strategy", "multiworker", "--output_dir", str(tmp_path / "cluster")]) as workers:
+        said = [w.finish(timeout=300) for w in workers]
+    for code, _, err in said:
+        assert code == 0, err[-3000:]
+    assert "model saved to" in said[0][1] and "the chief saves the model" in said[1][1]
     alone = subprocess.run([*run, "--output_dir", str(tmp_path / "alone")], capture_output=True, text=True, timeout=300)
     assert alone.returncode == 0, alone.stderr[-2000:]
     name = "planes_32x32_linear_4d_6h.pkl"
@@ -96,12 +121,14 @@ def test_ctrl_c_on_the_chief_stops_every_worker_after_the_same_epoch(tmp_path):
     image = tmp_path / "planes.png"
     Image.fromarray(half_planes_image(32)).save(image)
     command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", "-c", "0"]
-    chief, other = start_cluster([*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)])
-    while not chief.stdout.readline().startswith("cycle"):
-        assert chief.poll() is None, chief.stderr.read()[-2000:]
-    chief.send_signal(signal.SIGINT)
-    (said, err), (other_said, other_err) = chief.communicate(timeout=120), other.communicate(timeout=120)
-    assert chief.returncode == 0 and other.returncode == 0, err[-2000:] + other_err[-2000:]
+    with cluster_of([*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)]) as (
+        chief,
+        other,
+    ):
+        chief.wait_for(r"^cycle\s+1\b")
+        chief.signal(signal.SIGINT)
+        (code, said, err), (other_code, other_said, other_err) = chief.finish(), other.finish()
+    assert code == 0 and other_code == 0, err[-2000:] + other_err[-2000:]
     assert "stopped after" in said and "stopped with the other workers after" in other_said
     last = [line for line in other_said.splitlines() if line.startswith("cycle")][-1]
     assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(last.split()[1])
@@ -119,3 +146,51 @@ def test_the_workers_of_a_cluster_share_a_seed_when_none_is_given(monkeypatch):
     )
     assert distribute.shared_seed("multiworker") != seeds[0]
     assert distribute.shared_seed("default") is None and distribute.shared_seed("mirrored") is None
+
+
+def test_ctrl_c_on_a_worker_stops_the_chief_and_every_worker_after_the_same_epoch(tmp_path):
+    from conftest import half_planes_image
+    from PIL import Image
+
+    from scalefree.formats import checkpoint
+
+    image = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(32)).save(image)
+    command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", "-c", "0"]
+    with cluster_of([*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)]) as (
+        chief,
+        other,
+    ):
+        other.wait_for(r"^cycle\s+1\b")
+        other.signal(signal.SIGINT)  # the person at the terminal is at a worker's, not the chief's
+        (code, said, err), (other_code, other_said, other_err) = chief.finish(), other.finish()
+    assert code == 0 and other_code == 0, err[-2000:] + other_err[-2000:]
+    assert "stopped with the other workers after" in said and "stopped after" in other_said
+    assert "model saved to" in said
+    cycles = [
+        [line for line in text.splitlines() if line.startswith("cycle")][-1].split()[1] for text in (said, other_said)
+    ]
+    assert cycles[0] == cycles[1]
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(cycles[0])
+
+
+def test_the_command_line_trains_under_mirrored_strategy(tmp_path):
+    from conftest import half_planes_image
+    from PIL import Image
+
+    from scalefree.formats import checkpoint
+
+    image = tmp_path / "planes.png"
+    Image.fromarray(half_planes_image(32)).save(image)
+    command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", "-c", "2"]
+    result = subprocess.run(
+        [*command, "--strategy", "mirrored", "--no_display", "--output_dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""  # quiet: TensorFlow's own lines only with --verbose
+    assert re.search(r"^training data-parallel on \d+ replicas? \(mirrored\)$", result.stdout, re.M), result.stdout
+    assert "model saved to" in result.stdout
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == 2

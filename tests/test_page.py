@@ -74,6 +74,27 @@ def test_rounding_the_colour_weights_keeps_the_colours(tmp_path):
         assert carried > psnr(model.replace(colour_layers=ColourLayers(*alone)).render(), exact) + 3
 
 
+def test_weights_too_large_for_one_character_are_written_with_two(tmp_path):
+    """The 12-bit fallback: chosen when 6 bits would move the colours by more than FIDELITY allows, and drawn right."""
+    from scalefree.formats.page import FIDELITY
+
+    large = random_model("linear", 40, seed=5, size=(H, W))  # weights as large as random normal ones
+    tail = large.colour_layers
+    small = large.replace(colour_layers=ColourLayers(tail.w1 * 0.26, tail.b1, tail.w2 * 0.24, tail.b2))
+    signs = large.sides(grid(*pixel_axes(H, W)))
+    for model, levels in ((small, LEVELS[0]), (large, LEVELS[1])):
+        html, _ = page(model)
+        assert f'"levels":{levels},' in html
+    # Why: six bits cost the large model more than FIDELITY over the frame.
+    _, _, six = quantised(tail.arrays, signs, LEVELS[0])
+    assert psnr(large.replace(colour_layers=ColourLayers(*six)).render(), large.render()) < FIDELITY
+    path, _ = write_page(tmp_path, large)
+    hard = large.render(2)
+    drawn = screenshot(path, hard.shape[1], hard.shape[0], "#x=2&b=0")
+    psnr_db, off = agreement(drawn, hard)
+    assert psnr_db >= 40 and off < 0.01
+
+
 def test_a_page_of_128_lines_and_32_colour_units_is_a_few_kilobytes():
     model = random_model("linear", 128, seed=8, m=32, size=(256, 256))
     # Colour weights as large as a trained model's (standard deviations 0.26 and 0.24 after 40 s on a photo).
