@@ -9,6 +9,7 @@ render time and memory, start-up. Prints tables (Markdown) and can save them.
 
 import argparse
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [("linear", 128, 32), ("circular", 64, 20), ("relu", 128, 32)]
@@ -195,19 +197,33 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
             for n in ns:
                 m = colour_units_for(n)
                 print(f"  {os.path.basename(path)} {kind} {n}/{m} ...", file=sys.stderr, flush=True)
-                started = time.perf_counter()
-                trainer = _trainer(image, kind, n, m, seed=seed)
-                # Setting up (placing the dividers included) counts against the budget.
-                run = train_for(trainer, seconds, marks, already=time.perf_counter() - started)
-                rows.append(
-                    [
-                        os.path.basename(path),
-                        kind,
-                        f"{n}/{m}",
-                        *[f"{run['marks'].get(mk, float('nan')):.2f}" for mk in marks],
-                    ]
-                )
+                at = saved_by_marks(image, kind, n, m, seconds, marks, seed)
+                rows.append([os.path.basename(path), kind, f"{n}/{m}", *[f"{at[mk]:.2f}" for mk in marks]])
     return ["photo", "type", "N/M", *[f"PSNR@{mk:g}s" for mk in marks]], rows
+
+
+def saved_by_marks(image, kind, n, m, seconds, marks, seed):
+    """PSNR of the model a run has saved by each mark: the best cycle so far, its first model included.
+
+    Trained as the Python API trains (scalefree.fit, the command line's
+    path), the clock started before the dividers are placed; TensorFlow is
+    loaded already, as it is after the first photo of a folder.
+    """
+    import scalefree
+
+    at, best = {}, -math.inf
+    started = time.perf_counter()
+
+    def on_cycle(result):
+        nonlocal best
+        now = time.perf_counter() - started
+        for mark in marks:
+            if mark not in at and now >= mark:
+                at[mark] = best  # saved before this cycle ended
+        best = max(best, result.psnr)
+
+    scalefree.fit(image, n, shape=kind, colours=m, seconds=seconds, on_cycle=on_cycle, progress=False, seed=seed)
+    return {mark: at.get(mark, best) for mark in marks}
 
 
 def quality_curve(rows):
@@ -424,6 +440,167 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
     )
 
 
+ANYTIME_MARKS = [0.5, 1, 2, 5, 10, 30, 60]
+# Ours against primitive with as many shapes: 128 lines and 128 triangles (-m 1), 32 circles and 32 (-m 4).
+ANYTIME_CONFIGS = [("linear", 128, 32, 1), ("circular", 32, 16, 4)]
+PRIMITIVE_COUNTS = [8, 16, 32, 64, 128]
+# Where shared/tools/primitive/build.sh puts the binary.
+BUILT_PRIMITIVE = "/tmp/primitive-bin/primitive"
+
+
+def saved_over_time(photo, kind, n, m, seconds, seed, workdir):
+    """(seconds from launch, PSNR) of every model the command line saves: cycle 0's, then each cycle's.
+
+    A cycle's line is printed once its checkpoint is on disk, so the time of
+    the line is when that model could be had.
+    """
+    import re
+
+    t0 = time.perf_counter()
+    args = ["-i", photo, "-t", kind, "-d", str(n), "-n", str(m), "--max_seconds", f"{seconds:g}", "--seed", str(seed)]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display", "--overwrite", "--output_dir", workdir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    points = []
+    for line in proc.stdout:
+        now = time.perf_counter() - t0
+        found = re.search(r"cycle 0, PSNR ([\d.]+) dB", line) or re.match(r"cycle\s+\d+\s.*PSNR\s+([\d.]+) dB", line)
+        if found:
+            points.append((now, float(found.group(1))))
+    proc.wait()
+    return points
+
+
+def best_by(points, mark):
+    """The best PSNR among `points` reached by `mark` seconds: what a run stopped then ends with."""
+    reached = [psnr for seconds, psnr in points if seconds <= mark]
+    return max(reached) if reached else None
+
+
+def primitive_runs(primitive, photo, mode, counts, workdir):
+    """(wall seconds, PSNR) of primitive with each shape count, one run each, as it is started from a shell."""
+    from scalefree.formats.images import read_image
+    from scalefree.plane.pictures import picture_psnr
+
+    target = read_image(photo)
+    runs = []
+    for count in counts:
+        out = os.path.join(workdir, f"primitive_{count}.png")
+        t0 = time.perf_counter()
+        args = ["-i", photo, "-o", out, "-n", str(count), "-m", str(mode), "-r", "256", "-s", "256", "-j", "2"]
+        subprocess.run([primitive, *args], check=True, capture_output=True)
+        seconds = time.perf_counter() - t0
+        picture = read_image(out)
+        if picture.shape != target.shape:
+            picture = np.asarray(Image.fromarray(picture).resize(target.shape[1::-1], Image.LANCZOS))
+        runs.append((count, seconds, picture_psnr(picture, target)))
+    return runs
+
+
+def bench_anytime(photos, primitive, seconds, workdir, seed=1):
+    """PSNR of the saved model against wall time from launch, beside primitive's at the same time.
+
+    Primitive with fewer shapes is what it has at an earlier time: at each
+    mark its PSNR is that of the largest run that had finished by then.
+    """
+    marks = [f"{m:g} s" for m in ANYTIME_MARKS]
+    header = ["photo", "model", *marks, "to primitive's PSNR", "primitive's time", "ratio"]
+    rows = []
+    for photo in photos:
+        for kind, n, m, mode in ANYTIME_CONFIGS:
+            points = saved_over_time(photo, kind, n, m, seconds, seed, workdir)
+            ours = [best_by(points, mark) for mark in ANYTIME_MARKS]
+            name = os.path.basename(photo)
+            rows.append([name, f"ours, {n} {kind}/{m}", *[f"{v:.2f}" if v else "-" for v in ours], "", "", ""])
+            if not primitive:
+                continue
+            runs = primitive_runs(primitive, photo, mode, [c for c in PRIMITIVE_COUNTS if c <= n], workdir)
+            theirs = [max([p for _, s, p in runs if s <= mark], default=None) for mark in ANYTIME_MARKS]
+            _, their_time, their_psnr = runs[-1]
+            reached = next((s for s, p in points if p >= their_psnr), None)
+            rows[-1][-3:] = [f"{reached:.2f} s" if reached else "not reached", f"{their_time:.2f} s", "-"]
+            rows[-1][-1] = f"{reached / their_time:.2f}" if reached else "-"
+            label = "triangles" if mode == 1 else "circles"
+            rows.append([name, f"primitive, {label}", *[f"{v:.2f}" if v else "-" for v in theirs], "", "", ""])
+    return header, rows
+
+
+def folder_photos(folder, count=100, seed=0):
+    """`count` photos for a folder run: crops of the bundled photos, 256 px wide, of three heights."""
+    rng = np.random.default_rng(seed)
+    sources = [np.asarray(Image.open(ROOT / p).convert("RGB")) for p in QUALITY_PHOTOS]
+    os.makedirs(folder, exist_ok=True)
+    for k in range(count):
+        source = sources[k % len(sources)]
+        height = (256, 192, 171)[k % 3]
+        # Enlarged so that a 256 x 256 crop fits, by a random amount so that crops differ.
+        scale = max(256 / source.shape[0], 256 / source.shape[1]) * rng.uniform(1.0, 1.6)
+        size = round(source.shape[1] * scale), round(source.shape[0] * scale)
+        big = np.asarray(Image.fromarray(source).resize(size))
+        top = rng.integers(0, big.shape[0] - height + 1)
+        left = rng.integers(0, big.shape[1] - 256 + 1)
+        crop = big[top : top + height, left : left + 256]
+        Image.fromarray(crop if rng.random() < 0.5 else crop[:, ::-1]).save(os.path.join(folder, f"photo{k:03d}.png"))
+    return folder
+
+
+def first_model_time(photo, kind, n, m, workdir):
+    """Seconds from launch until the cycle-0 model is saved (its line is printed after the save)."""
+    t0 = time.perf_counter()
+    args = ["-i", photo, "-t", kind, "-d", str(n), "-n", str(m), "-c", "1", "--seed", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display", "--overwrite", "--output_dir", workdir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    seconds = float("nan")
+    for line in proc.stdout:
+        if "cycle 0, PSNR" in line:
+            seconds = time.perf_counter() - t0
+            break
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    return seconds
+
+
+def bench_first_model(workdir, phone_size=(4032, 3024)):
+    """Launch to a saved cycle-0 model: the bundled photo and a phone photo, 128 lines and 32 circles."""
+    photo = str(ROOT / "scalefree" / "data" / "astronaut.png")
+    phone = os.path.join(workdir, "phone_first.jpg")
+    phone_photo(phone, phone_size)
+    rows = []
+    for name, path in (("bundled photo, 256x256", photo), (f"phone photo, {phone_size[0]}x{phone_size[1]}", phone)):
+        for kind, n, m in (("linear", 128, 32), ("circular", 32, 16)):
+            times = [first_model_time(path, kind, n, m, workdir) for _ in range(3)]
+            spread = f"{min(times):.2f}-{max(times):.2f}"
+            rows.append([name, f"{n} {kind} / {m}", f"{statistics.median(times):.2f}", spread])
+    return ["photo", "model", "launch to saved cycle 0 (s), median of 3", "range"], rows
+
+
+def bench_folder(workdir, count=100, seconds=2.0):
+    """A folder of photos through the command line: 32 lines each, --max_seconds each; the whole run's wall time."""
+    folder = folder_photos(os.path.join(workdir, "photos"), count)
+    t0 = time.perf_counter()
+    args = ["-i", folder, "-d", "32", "--max_seconds", f"{seconds:g}", "--output_dir", os.path.join(workdir, "out")]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "image_learn.py"), *args, "--no_display"], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - t0
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
+    shapes = len({Image.open(os.path.join(folder, f)).size for f in os.listdir(folder)})
+    return ["figure", "value"], [
+        ["photos", f"{count}, 256 px on the longer side, {shapes} shapes, 32 lines each, --max_seconds {seconds:g}"],
+        ["wall time of the whole run (s)", f"{wall:.1f}"],
+        ["per photo (s)", f"{wall / count:.2f}"],
+        ["the run's last line", summary],
+    ]
+
+
 def table(title, header, rows):
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -448,6 +625,18 @@ def main(argv=None):
     p.add_argument("--photos", nargs="+", metavar="IMAGE", help=f"for --quality (default: the bundled {bundled})")
     p.add_argument("--types", nargs="+", default=QUALITY_TYPES, choices=QUALITY_TYPES, help="for --quality")
     p.add_argument("--image", help="photo for the speed run (default: the bundled one)")
+    p.add_argument(
+        "--anytime",
+        action="store_true",
+        help="PSNR of the saved model against wall time from launch, beside primitive's (--photos, --primitive)",
+    )
+    p.add_argument(
+        "--primitive",
+        metavar="PATH",
+        default=os.environ.get("PRIMITIVE") or next((p for p in [BUILT_PRIMITIVE] if os.path.exists(p)), None),
+        help="fogleman/primitive's binary, for --anytime (default: $PRIMITIVE)",
+    )
+    p.add_argument("--folder", action="store_true", help="a folder of 100 photos through the command line, timed")
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -457,6 +646,8 @@ def main(argv=None):
 
     if args.quality:
         return _main_quality(args)
+    if args.anytime or args.folder:
+        return _main_anytime(args)
     image = read_image(args.image) if args.image else read_bundled_image()
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
@@ -479,11 +670,32 @@ def main(argv=None):
             ("Rendering", lambda: bench_render(image, sides, workdir)),
             ("Start-up", lambda: bench_startup(workdir)),
             ("A phone photo", lambda: bench_large_photo(workdir, photo_seconds, photo_size)),
+            ("The first model", lambda: bench_first_model(workdir, photo_size)),
         ]:
             print(f"running: {title} ...", file=sys.stderr, flush=True)
             parts.append(table(title, *make()))
             print(parts[-1], flush=True)
     _save(args.save, "", "\n".join(parts))
+    return 0
+
+
+def _main_anytime(args):
+    photos = args.photos or [str(ROOT / "scalefree" / "data" / "astronaut.png"), str(ROOT / "assets" / "chelsea.png")]
+    parts = [f"## scalefree over time, {datetime.date.today()}\n", f"Machine: {machine()}.\n"]
+    with tempfile.TemporaryDirectory() as workdir:
+        if args.anytime:
+            seconds = 2.0 if args.quick else 60.0
+            parts.append(
+                table(
+                    "PSNR of the saved model against wall time from launch (seed 1), and primitive's at the same time",
+                    *bench_anytime(photos[:1] if args.quick else photos, args.primitive, seconds, workdir),
+                )
+            )
+            print(parts[-1], flush=True)
+        if args.folder:
+            parts.append(table("A folder of photos", *bench_folder(workdir, 4 if args.quick else 100)))
+            print(parts[-1], flush=True)
+    _save(args.save, "-anytime", "\n".join(parts))
     return 0
 
 

@@ -1,7 +1,32 @@
+import math
+import re
 import subprocess
 import sys
 
+import numpy as np
 from conftest import ROOT
+
+from scalefree.formats.images import read_bundled_image, read_image
+from scalefree.plane.pictures import downscale, picture_psnr
+
+
+def tables(text):
+    """Every markdown table of the bench's output, by its ### title: a list of {column: cell} rows."""
+    found, title = {}, None
+    for block in re.split(r"\n(?=### )", text):
+        lines = block.strip().splitlines()
+        if not lines or not lines[0].startswith("### "):
+            continue
+        title = lines[0][4:].strip()
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+        header, body = rows[0], rows[2:]
+        found[title] = [dict(zip(header, row)) for row in body]
+    return found
+
+
+def flat_psnr(image):
+    """The PSNR of the photo's one mean colour: what a model must beat to have learnt anything."""
+    return picture_psnr(np.broadcast_to(image.reshape(-1, 3).mean(0), image.shape), image)
 
 
 def test_quick_benchmark_prints_every_table_and_column(tmp_path):
@@ -31,6 +56,33 @@ def test_quick_benchmark_prints_every_table_and_column(tmp_path):
     for config in ["linear 128/32", "circular 64/20", "relu 128/32"]:
         assert config in out
     assert "failed" not in out and "nan" not in out
+    found = tables(out)
+    # The figures agree with each other and with what the photo allows.
+    photo = downscale(read_bundled_image(), 256 / 32)  # the quick run's 32x32 copy
+    floor = flat_psnr(photo)
+    for row in found["Training (default settings)"]:
+        seconds, rate = float(row["s/epoch"]), float(row["Mpx·epoch/s"])
+        # s/epoch is rounded to a thousandth: the pixels it implies are known to within that.
+        low, high = rate * (seconds - 5e-4) * 1e6, rate * (seconds + 5e-4) * 1e6
+        assert low * 0.9 <= photo.shape[0] * photo.shape[1] <= high * 1.1, row
+        assert 0 < float(row["CPU (of all cores)"].rstrip("%")) <= 100
+        ratio = seconds / float(row["full-batch s/epoch"])
+        assert math.isclose(float(row["epoch / full-batch"]), ratio, rel_tol=0.2, abs_tol=0.1), row
+        marks = [float(v) for k, v in row.items() if k.startswith("PSNR@")]
+        # From Keras's random start the first marks may sit below one flat colour; the last may not.
+        assert all(floor - 6 < v < 45 for v in marks) and marks[-1] > floor, (row, floor)
+    speed = found["Against the first tool's settings, same run"]
+    first, ours = (float(r["training seconds"]) for r in speed)
+    assert float(speed[1]["PSNR"]) >= float(speed[0]["PSNR"])
+    assert math.isclose(float(speed[1]["speed-up"].rstrip("x")), first / ours, rel_tol=0.25, abs_tol=1)
+    phone = dict((r["figure"], r["value"]) for r in found["A phone photo"])
+    # The bundled photo enlarged, with noise: a second of 128 lines beats its mean colour.
+    phone_floor = flat_psnr(read_bundled_image())
+    assert float(phone["PSNR after 1 s, rendered at 640x480 against the photo (dB)"]) > phone_floor
+    assert 0.05 < float(phone["peak RSS (GB)"]) < 24
+    for row in found["The first model"]:
+        low, high = (float(v) for v in row["range"].split("-"))
+        assert 0 < low <= float(row["launch to saved cycle 0 (s), median of 3"]) <= high < 60, row
     saved = list(tmp_path.glob("*.md"))
     assert len(saved) == 1
     assert saved[0].read_text().strip() == out.strip()
@@ -47,11 +99,15 @@ def test_quick_quality_table_has_every_photo_type_and_n(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
     rows = [line for line in out.splitlines() if line.startswith("| astronaut") or line.startswith("| chelsea")]
+    photos = {"astronaut": read_bundled_image(), "chelsea": read_image(str(ROOT / "assets" / "chelsea.png"))}
+    floors = {name: flat_psnr(downscale(p, max(p.shape[:2]) / 32)) for name, p in photos.items()}
     # Two photos (quick mode), two types, two N each.
     assert len(rows) == 8
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[1] in ("linear", "circular") and cells[2] in ("2/16", "4/16")
-        assert all(5 < float(v) < 60 for v in cells[3:]), row
+        # Better than each photo's one mean colour (cycle 0 is its regions' colours), short of exact.
+        floor = floors[cells[0].split(".")[0]]
+        assert all(floor - 0.5 < float(v) < 45 for v in cells[3:]), (row, floor)
     assert "| linear |" in out and "| circular |" in out
     assert (tmp_path / next(p.name for p in tmp_path.glob("*-quality.md"))).read_text().strip() == out.strip()
