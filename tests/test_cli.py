@@ -540,3 +540,23 @@ def test_replace_until_and_replace_share_bound_which_epochs_move_how_many(until,
     assert len(moved) == 6  # cycles 0 (the first model) to 6: one epoch each
     assert all(m <= most for m in moved[:until]) and sum(moved[:until]) >= 1, moved
     assert moved[until:] == [0] * (6 - until), moved
+
+
+def test_the_first_models_colours_are_refined_while_tensorflow_loads(tmp_path):
+    from scalefree.formats.images import read_bundled_image
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(read_bundled_image()[::4, ::4]).save(photo)  # 64x64: many regions, a fit far from their colours
+    result = cli(
+        "-i", photo, "-d", "64", "-n", "16", "-c", "1", "--seed", "0", "--no_display", "--output_dir", tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    first = float(re.search(r"^placed .* cycle 0, PSNR ([\d.]+) dB", result.stdout, re.M).group(1))
+    refined = float(re.search(r"^refined the first model's colours .* PSNR ([\d.]+) dB$", result.stdout, re.M).group(1))
+    assert refined > first
+    lines = result.stdout.splitlines()
+    assert lines.index(next(x for x in lines if x.startswith("refined"))) < lines.index(
+        next(x for x in lines if re.match(r"cycle\s+1\b", x))
+    )
+    history = checkpoint.read(tmp_path / "photo_64x64_linear_64d_16h.pkl").training.history.cycles
+    assert history[0].cycle == 0 and history[0].psnr == pytest.approx(refined, abs=0.005)

@@ -62,3 +62,14 @@ def test_pictures_black_or_white_in_a_channel_fit_too():
     picture = model.render()
     assert (picture[..., 0] <= 1).all() and (picture[..., 2] >= 254).all()
     assert picture_psnr(picture, image) > 30
+
+
+def test_the_refiner_fits_in_another_process_exactly_as_here():
+    from scalefree.plane.refine import Refiner
+
+    table = region_table(half_planes_image(64), LINES)
+    here = fit_colour_layers(table, 8, np.random.default_rng([5, 0]), steps=400)
+    there = Refiner(table, 8, [5, 0], steps=400).result(timeout=120)
+    assert there is not None
+    for a, b in zip(here, there):
+        np.testing.assert_array_equal(a, b)  # a seeded run's model does not depend on where it was fitted

@@ -27,9 +27,14 @@ from ..formats.images import write_image
 from ..history import CycleResult, History
 from ..model import TrainingState
 from ..plane.pictures import psnr
+from ..plane.refine import CLOSE_ENOUGH, Refiner
 from . import signals
+from .cluster import ClusterError
 from .hooks import CheckpointWriter, FrameWriter, PreviewSender
 from .run import ensure_writable, plural, quoted
+
+# The longest wait for the refined colours once TensorFlow has loaded (they take 2-3 s here).
+REFINE_WAIT = 60.0
 
 
 def print_line(line):
@@ -61,6 +66,8 @@ class TrainedRun:
         self.cycle = run.cycle
         self.sketch_path = None
         self.first = None  # (CycleResult, Model) of a new run's cycle 0
+        self._table = None  # its region table, while refining its colours may pay
+        self.refiner = None  # a plane.refine.Refiner at work while TensorFlow loads
         self.started = None  # when the first model began: training's seconds count from there
         self.start = None  # the model training starts from, when that is not the first
         self.trainer = None
@@ -124,13 +131,10 @@ class TrainedRun:
         table = region_table(shrunk(r.train_image, PLACEMENT_PIXELS), dividers)
         rng = np.random.default_rng([self.seed, 0])
         model = Model(dividers, ColourLayers(*fit_colour_layers(table, c.n_hidden, rng)), r.photo_size, c.sharpness)
-        picture = model.render(size=r.size)
-        error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
-        seconds = time.perf_counter() - started
-        result = CycleResult(
-            0, error, psnr(error), seconds, r.train_image.shape[0] * r.train_image.shape[1] / seconds, 0
-        )
+        result, picture = self._measured(model, started)
         self.first = (result, model)
+        if table.best_psnr() - result.psnr > CLOSE_ENOUGH:
+            self._table = table  # for start_refining
         # Where training takes over (see Dividers.trains_from_fit).
         if not c.kind.trains_from_fit:
             fresh = fresh_colour_layers(model.n_dividers, c.n_hidden, np.random.default_rng([self.seed, 1]))
@@ -149,17 +153,19 @@ class TrainedRun:
         self._after_cycle(result, self.model(), line)
         return result
 
-    def start_training(self):
+    def start_training(self, stop=None):
         """Load TensorFlow and build the Trainer from the run's model: the first one, the stored one, or Keras's.
 
-        The seconds this takes are not training's: --max_seconds counts the first model and the cycles.
+        The seconds this takes are not training's: --max_seconds counts the
+        first model and the cycles. In a cluster, a stop while it forms
+        leaves the run with no Trainer.
         """
         began = time.perf_counter()
-        self._start_training()
+        self._start_training(stop)
         if self.started is not None:
             self.started += time.perf_counter() - began
 
-    def _start_training(self):
+    def _start_training(self, stop=None):
         r, c = self.run, self.run.config
         if "tensorflow" not in sys.modules:
             # A few seconds on most machines: long enough to say what is going on.
@@ -167,7 +173,20 @@ class TrainedRun:
         from ..nn.strategy import strategy
         from ..nn.trainer import Trainer  # TensorFlow loads here, not for --help
 
-        chosen = strategy(r.options.strategy)
+        if self.refiner is not None:
+            self.take_refined()
+
+        if r.options.strategy == "multiworker":
+            from ..nn._tensorflow import quiet_native
+            from .cluster import form
+
+            timeout = r.options.cluster_timeout
+            with quiet_native():
+                chosen = form(lambda: strategy("multiworker", timeout), timeout, self.log, stop or threading.Event())
+            if chosen is None:
+                return
+        else:
+            chosen = strategy(r.options.strategy)
         if r.options.strategy != "default":
             replicas = chosen.num_replicas_in_sync
             self.log(f"training data-parallel on {plural(replicas, 'replica')} ({r.options.strategy})")
@@ -197,6 +216,48 @@ class TrainedRun:
                 self.trainer.set_model(self.start)
         else:
             self.trainer = Trainer(c, r.train_image, **common)
+        if r.options.strategy == "multiworker":
+            self.trainer.take_from_chief(r.is_chief)
+
+    def _measured(self, model, started):
+        """The CycleResult of a cycle-0 model made since `started`, and its picture at the training size."""
+        r = self.run
+        picture = model.render(size=r.size)
+        error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
+        seconds = time.perf_counter() - started
+        pixels = r.train_image.shape[0] * r.train_image.shape[1]
+        return CycleResult(0, error, psnr(error), seconds, pixels / seconds, 0), picture
+
+    def start_refining(self):
+        """Go on fitting the first model's colours on the other core while TensorFlow loads (see plane.refine)."""
+        table, self._table = self._table, None
+        if table is not None and "tensorflow" not in sys.modules:
+            self.refiner = Refiner(table, self.run.config.n_hidden, [self.seed, 0])
+
+    def take_refined(self, timeout=REFINE_WAIT):
+        """The refined fit of the first model's colours, once TensorFlow has loaded: saved as cycle 0 if better.
+
+        Waits up to `timeout` seconds for it (0: only if it is done).
+        """
+        from ..model import ColourLayers
+
+        refiner, self.refiner = self.refiner, None
+        began = time.perf_counter()
+        layers = refiner.result(timeout=timeout) if refiner else None
+        if layers is None:
+            return
+        first_result, first_model = self.first
+        model = first_model.replace(colour_layers=ColourLayers(*layers))
+        result, _ = self._measured(model, began - first_result.seconds)
+        if result.psnr <= first_result.psnr:
+            return
+        self.first = (result, model)
+        self.history.cycles[-1] = result
+        self._after_cycle(
+            result,
+            self.model(),
+            f"refined the first model's colours while TensorFlow loaded: cycle 0, PSNR {result.psnr:.2f} dB",
+        )
 
     def model(self):
         """The model as training has it now, with its training state (what a checkpoint holds)."""
@@ -265,6 +326,8 @@ class TrainedRun:
 
     def kept(self):
         """What is on disk now, for a message about stopping."""
+        if not self.run.is_chief:
+            return "the chief keeps the checkpoint"
         if self.checkpoints and self.checkpoints.saved_cycle is not None:
             return f"{quoted(self.run.checkpoint_path)} holds cycle {self.checkpoints.saved_cycle}"
         if self.run.stored is not None:
@@ -286,9 +349,28 @@ class TrainedRun:
             self.start_training()
 
         with _progress(self.trainer, self.run.config.epochs_per_cycle) as on_steps:
-            reason = train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps, self.started)
+            if self.run.options.strategy != "multiworker":
+                reason = train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps, self.started)
+            else:
+                reason = self._train_in_cluster(stop_event, on_steps)
         self.keep_best()
         return reason
+
+    def _train_in_cluster(self, stop_event, on_steps):
+        """train_cycles, with a lost worker said in one line: which, and what the checkpoint holds."""
+        from ..nn.strategy import LOST
+        from .cluster import silent
+        from .cycles import train_cycles
+
+        try:
+            return train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps, self.started)
+        except LOST as err:
+            gone = ", ".join(f"{name} at {address}" for name, address in silent()) or "a worker"
+            timeout = self.run.options.cluster_timeout
+            how = "stopped answering" if isinstance(err, LOST[1]) else "is gone"
+            raise ClusterError(
+                f"the cluster lost {gone} ({how}{f'; --cluster_timeout {timeout:g} s' if timeout else ''})"
+            ) from None
 
 
 @contextlib.contextmanager
@@ -358,16 +440,20 @@ def train(run, log=print_line, app=None, stop=None, on_cycle=None, pool=None):
                 return Outcome(enough, trained.first[0].seconds, trained)
             if trained.first is None:
                 with signals.aborting():
-                    trained.start_training()
+                    trained.start_training(stop)
             else:
                 # The first model is saved: a stop while TensorFlow loads ends the run with it.
                 with signals.stop_on_interrupt(stop, trained.kept, log):
-                    trained.start_training()
+                    trained.start_refining()
+                    trained.start_training(stop)
                 if stop.is_set():
+                    trained.take_refined(timeout=0)  # kept if it is done
                     return Outcome("stopped before training", trained.first[0].seconds, trained)
             return _train(trained, app, mailbox, log, stop)
     except Diverged as err:
         raise Diverged(f"{err}; {trained.kept()} (try a smaller -l)") from None
+    except ClusterError as err:
+        raise ClusterError(f"{err}; {trained.kept()}") from None
     except KeyboardInterrupt:
         # A second Ctrl-C, or one before anything was saved: say what is on disk.
         raise KeyboardInterrupt(f"aborted; {trained.kept() if trained else 'nothing was saved'}") from None
