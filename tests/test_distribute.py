@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import ROOT
 from processes import Process
 
@@ -102,6 +103,7 @@ def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
         said = [w.finish(timeout=300) for w in workers]
     for code, _, err in said:
         assert code == 0, err[-3000:]
+        assert err == ""  # quiet: no TensorFlow line in a cluster either (cuInit, eager warnings)
     assert "model saved to" in said[0][1] and "the chief saves the model" in said[1][1]
     alone = subprocess.run([*run, "--output_dir", str(tmp_path / "alone")], capture_output=True, text=True, timeout=300)
     assert alone.returncode == 0, alone.stderr[-2000:]
@@ -194,3 +196,102 @@ def test_the_command_line_trains_under_mirrored_strategy(tmp_path):
     assert re.search(r"^training data-parallel on \d+ replicas? \(mirrored\)$", result.stdout, re.M), result.stdout
     assert "model saved to" in result.stdout
     assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == 2
+
+
+def planes_command(tmp_path, *extra):
+    from conftest import half_planes_image
+    from PIL import Image
+
+    image = tmp_path / "planes.png"
+    if not image.exists():
+        Image.fromarray(half_planes_image(32)).save(image)
+    command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", *extra]
+    return [*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)]
+
+
+def alone_in(cluster, index, command):
+    """`command` as one process of `cluster` (a dict of job lists), the others never started."""
+    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+    return Process(command, env=env)
+
+
+def test_a_worker_that_never_comes_is_said_and_given_up_on(tmp_path):
+    ports = quiet_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    with alone_in(cluster, 0, planes_command(tmp_path, "-c", "2", "--cluster_timeout", "12")) as chief:
+        chief.wait_for(rf"^waiting \d+ s for worker 1 at 127.0.0.1:{ports[1]} \(giving up at 12 s\)$")
+        code, out, err = chief.finish(timeout=120)
+    assert code == 2, err
+    line = rf"the cluster did not form in 12 s \(--cluster_timeout\): no answer from worker 1 at 127.0.0.1:{ports[1]}"
+    assert re.fullmatch(rf"image_learn.py: error: {line}; \S+planes_32x32_linear_4d_4h.pkl holds cycle 0\n", err), err
+    assert f"joining the cluster as worker 0 of 2 (127.0.0.1:{ports[0]}, 127.0.0.1:{ports[1]})" in out
+
+
+def test_a_stop_signal_while_the_cluster_forms_is_honoured_at_once(tmp_path):
+    from scalefree.formats import checkpoint
+
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in quiet_ports(2)]}
+    with alone_in(cluster, 0, planes_command(tmp_path, "-c", "2", "--cluster_timeout", "0")) as chief:
+        chief.wait_for(r"^joining the cluster as worker 0 of 2")
+        chief.signal(signal.SIGTERM)
+        code, out, err = chief.finish(timeout=60)
+    assert code == 0 and err == "", err
+    assert "stopped before training" in out
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == 0
+
+
+@pytest.mark.parametrize(
+    "task, pattern",
+    [
+        (
+            {"type": "worker", "index": 2},
+            r"TF_CONFIG puts this process at worker 2, but its cluster has 2 workers \(0 to 1\)",
+        ),
+        ({"type": "ps", "index": 0}, r"TF_CONFIG's task is a 'ps', but its cluster has no 'ps' job \(worker\)"),
+    ],
+)
+def test_a_place_outside_the_cluster_is_one_line_before_tensorflow(tmp_path, task, pattern):
+    cluster = {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}
+    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": task})}
+    result = subprocess.run(planes_command(tmp_path, "-c", "1"), env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "loading TensorFlow" not in result.stdout
+    assert re.fullmatch(rf"image_learn.py: error: {pattern}\n", result.stderr), result.stderr
+
+
+def test_an_address_that_does_not_resolve_is_one_line_within_the_timeout(tmp_path):
+    cluster = {"worker": ["127.0.0.1:2222", "no-such-host.invalid:2223"]}
+    env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}})}
+    command = planes_command(tmp_path, "-c", "1", "--cluster_timeout", "20")
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "loading TensorFlow" not in result.stdout
+    pattern = r"TF_CONFIG's worker 1 address no-such-host.invalid:2223 does not resolve: .+"
+    assert re.fullmatch(rf"image_learn.py: error: {pattern}\n", result.stderr), result.stderr
+
+
+def test_a_killed_worker_is_named_and_the_same_commands_resume_the_run(tmp_path):
+    from scalefree.formats import checkpoint
+
+    command = planes_command(tmp_path, "-c", "0", "-e", "2", "--cluster_timeout", "30")
+    with cluster_of(command) as (chief, other):
+        chief.wait_for(r"^cycle\s+2\b")
+        other.kill()  # SIGKILL: no goodbye
+        code, out, err = chief.finish(timeout=180)
+    assert code == 2, err
+    saved = checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training
+    lost = r"the cluster lost worker 1 at 127.0.0.1:\d+ \(is gone; --cluster_timeout 30 s\)"
+    assert re.fullmatch(rf"image_learn.py: error: {lost}; \S+ holds cycle {saved.cycle}\n", err), err
+    assert saved.cycle >= 2
+    # The same commands again (one cycle more, as a scheduler would start them): the run goes on.
+    # Worker 1 is given a folder of its own, as on a host that does not see the chief's files.
+    again = [("1" if a == "0" and b == "-c" else a) for b, a in zip(["", *command], command)]
+    elsewhere = [(str(tmp_path / "elsewhere") if b == "--output_dir" else a) for b, a in zip(["", *again], again)]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in quiet_ports(2)]}
+    with alone_in(cluster, 0, again) as chief, alone_in(cluster, 1, elsewhere) as other:
+        (code, out, err), (other_code, other_out, other_err) = chief.finish(timeout=300), other.finish(timeout=300)
+    assert code == 0 and other_code == 0 and err == other_err == "", err + other_err
+    assert f"resuming at cycle {saved.cycle}" in out and "learning planes.png" in other_out
+    assert re.search(rf"^cycle\s+{saved.cycle + 1}\b", out, re.M), out
+    # Worker 1 took the chief's weights: every cycle's loss and PSNR are the chief's.
+    figures = [re.findall(r"^cycle\s+\d+\s+(loss .* dB)", text, re.M) for text in (out, other_out)]
+    assert figures[0] and figures[0] == figures[1], figures
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.epoch > saved.epoch

@@ -27,6 +27,7 @@ from ..history import CycleResult, History
 from ..model import Model, TrainingState
 from ..shapes import kind_of
 from .atomic import OutputError, atomic_path
+from .streams import NotAFile, read_bytes
 
 FORMAT = "scalefree-checkpoint"
 # 1 (scalefree 0.5): the network's weights as one list, its layout given by the config.
@@ -41,6 +42,8 @@ MAX_CONTAINERS = 1 << 24
 MAX_ARRAY_BYTES = 1 << 33
 # An image larger than this was not written by scalefree (see images.MAX_PIXELS).
 MAX_IMAGE_PIXELS = 1 << 30
+# The largest checkpoint file read: its image and weights, as the limits above allow.
+MAX_BYTES = 3 * MAX_IMAGE_PIXELS + (1 << 30)
 _MAX_COUNT = 1 << 53  # cycles, epochs: beyond exact float and any real run
 
 
@@ -234,8 +237,9 @@ def save(path, payload):
 
 def load(path):
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bytes(path, MAX_BYTES, "model file")
+    except NotAFile as err:
+        raise CheckpointError(str(err)) from None
     except OSError as err:
         raise CheckpointError(f"cannot read model file {path}: {err.strerror or err}") from None
     except MemoryError:

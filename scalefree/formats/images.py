@@ -1,6 +1,8 @@
 """Reading any image as 8-bit RGB, and writing renders."""
 
+import io
 import os
+import stat
 import warnings
 from importlib import resources
 
@@ -9,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
 from .atomic import OutputError, atomic_path
+from .streams import NotAFile, check_readable, read_bytes
 
 # Transparent pixels are shown over white, as an image viewer would.
 _BACKGROUND = (255, 255, 255)
@@ -17,6 +20,8 @@ _BACKGROUND = (255, 255, 255)
 # 100000 x 100000 pixels. Pillow's own check stops at twice this.
 MAX_PIXELS = 1 << 28
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# The most read from a pipe: an image compressed worse than raw RGB is not one.
+MAX_STREAM_BYTES = 3 * MAX_PIXELS
 
 
 class ImageError(UserError):
@@ -45,10 +50,17 @@ def read_image(path):
     if not os.path.exists(path):
         raise ImageError(f"image not found: {path}")
     try:
+        # A folder or a device is refused unopened; a pipe is read without blocking.
+        source = path
+        if stat.S_ISFIFO(check_readable(path, "image")):
+            source = io.BytesIO(read_bytes(path, MAX_STREAM_BYTES, "image"))
+    except NotAFile as err:
+        raise ImageError(str(err)) from None
+    try:
         with warnings.catch_warnings():
             # Above MAX_PIXELS Pillow warns; the check below says it in one line instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(source) as im:
                 w, h = im.size
                 if w * h > MAX_PIXELS:
                     raise ImageError(too_large(path, w, h))

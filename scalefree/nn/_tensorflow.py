@@ -32,6 +32,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _ABSL_LINE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
 _ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 _SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+# Errors that only say there is no GPU here: as informative as "Could not find cuda drivers".
+_NO_GPU = re.compile(r"failed call to cuInit")
 # What Python's warnings module prints: "path.py:12: SomeWarning: text".
 _PYTHON_WARNING = re.compile(r"^\S.*:\d+: \w*Warning: ")
 
@@ -56,7 +58,8 @@ def native_lines_to_show(text, level):
     for line in text.splitlines(keepends=True):
         match = _ABSL_LINE.match(line)
         if match:
-            dropping = _SEVERITY[match.group(1)] < min(level, 2)
+            severity = 0 if _NO_GPU.search(line) else _SEVERITY[match.group(1)]
+            dropping = severity < min(level, 2)
         elif line.startswith(_ABSL_PREAMBLE):
             dropping = True
         elif _PYTHON_WARNING.match(line):
@@ -64,6 +67,13 @@ def native_lines_to_show(text, level):
         if not dropping:
             shown.append(line)
     return shown
+
+
+@contextlib.contextmanager
+def quiet_native():
+    """What TensorFlow's native code prints to stderr inside the block, filtered as at import."""
+    with _native_stderr_filtered():
+        yield
 
 
 @contextlib.contextmanager

@@ -151,6 +151,31 @@ class Trainer:
             return bool(flag)
         return bool(self._any(tf.constant(1.0 if flag else 0.0)) > 0)
 
+    def take_from_chief(self, chief):
+        """In a cluster, every process takes the chief's weights, optimizer state and epoch.
+
+        A run resumed after a lost worker finds its checkpoint on the chief,
+        and perhaps only there; Keras gives every process the chief's values
+        only when variables are made, not when they are assigned. Every
+        process must call this at the same point.
+        """
+        if self._workers <= 1:
+            return
+        variables = [*self.network.keras.weights, *self.optimizer.variables]
+        parts = [tf.reshape(tf.cast(v, tf.float64), [-1]) for v in variables]
+        flat = tf.concat([*parts, tf.constant([self.epoch], tf.float64)], axis=0)
+        # One sum over the cluster of the chief's values and zeros from the others.
+        summed = tf.function(
+            lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (x,)), axis=None)
+        )(flat * (1.0 if chief else 0.0))
+        values = tf.split(summed, [int(p.shape[0]) for p in parts] + [1])
+        for variable, value in zip(variables, values):
+            variable.assign(tf.cast(tf.reshape(value, variable.shape), variable.dtype))
+        epoch = int(values[-1][0])
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self._iterator = self._batches()
+
     # The model.
 
     def to_model(self):

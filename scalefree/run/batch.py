@@ -20,6 +20,7 @@ from ..config import Config, ConfigError
 from ..errors import UserError
 from ..formats import paths
 from ..formats.images import write_image
+from ..formats.streams import kind_of
 from . import signals
 from .run import Run, quoted
 from .training import print_line, train
@@ -108,6 +109,10 @@ def _train_all(images, options, config_typed, output_dir, done, stop, rows, log,
         if stop.is_set():
             break
         try:
+            # Not opened: a FIFO in a folder would wait for a writer, a device never end.
+            kind = kind_of(os.stat(image).st_mode) if os.path.exists(image) else "a regular file"
+            if kind != "a regular file":
+                raise ConfigError(f"it is {kind}; a batch reads regular files only")
             one = dataclasses.replace(
                 options, input_image=image, output_dir=output_dir, no_display=True, svg=None, html=None
             )

@@ -40,6 +40,13 @@ class RunOptions:
         help="default: one device; mirrored: every GPU here, data-parallel; multiworker: the processes "
         "TF_CONFIG names, on one host or several (the chief writes the files)",
     )
+    cluster_timeout: float = option(
+        300.0,
+        group=TRAINING,
+        metavar="SECONDS",
+        help="with --strategy multiworker: give up when the cluster has not formed in this many seconds, "
+        "and when a worker stops answering for this long (0 = wait for ever)",
+    )
     output_dir: str | None = option(
         None,
         group=OUTPUT,

@@ -5,6 +5,7 @@ Config.merged), reads the photo and works out the training size and file
 names; the Run it returns is not changed afterwards.
 """
 
+import dataclasses
 import os
 import shlex
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ class Run:
         """
         options = options or RunOptions()
         config_typed = config_typed or {}
-        cluster.check(options.strategy)
+        cluster.check(options.strategy, options.cluster_timeout)
         output_dir = options.output_dir or paths.DEFAULT_OUTPUT_DIR
         stored = model
         if options.model_file is not None:
@@ -98,6 +99,11 @@ class Run:
                 output_dir = os.path.dirname(os.path.abspath(checkpoint_path))
             else:
                 checkpoint_path = paths.checkpoint_path(output_dir, name, config, train_image.shape[:2])
+        if cluster.resumes(options, stored, checkpoint_path):
+            # A cluster started again after a fault goes on from its checkpoint, as TensorFlow's
+            # fault-tolerant training does; --overwrite starts it afresh.
+            resumed = dataclasses.replace(options, model_file=checkpoint_path)
+            return cls.open(resumed, config_typed, image, image_name, checkpoint_path, model)
         return cls(
             options=options,
             config=config,
