@@ -11,10 +11,16 @@ the result is saved as cycle 0 when it is better, and lines train from it
 (a run stopped while TensorFlow loads keeps it if it is done). A fixed
 number of steps, not a time: a seeded run gives the same model on any
 machine.
+
+The process is `python -m scalefree.plane.refine IN OUT`, not a
+multiprocessing child: those re-import the caller's main module, which in
+a user's script without a main guard would call fit() again.
 """
 
-import multiprocessing
 import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -25,57 +31,72 @@ REFINE_STEPS = 10000
 CLOSE_ENOUGH = 0.2
 
 
-def _fit(conn, signs, counts, means, m, seed, steps):
-    from .regions import RegionTable
+class _Table:
+    """What the fit reads of a RegionTable."""
 
-    table = RegionTable(signs, counts, means, 0.0, np.zeros(0, np.int32))
-    try:
-        conn.send(fit_colour_layers(table, m, np.random.default_rng(seed), steps=steps))
-    except Exception as err:  # reported, not raised: the first model stands
-        conn.send(err)
-    finally:
-        conn.close()
+    def __init__(self, signs, counts, means):
+        self.signs, self.counts, self.means = signs, counts, means
 
 
 class Refiner:
-    """Fits colour layers to a region table in a child process; `result()` waits for them.
+    """Fits colour layers to a region table in a process of its own; `result()` waits for them.
 
     `seed` is what the first fit's rng was made from (the fit starts again
     from it and goes on for `steps` steps).
     """
 
     def __init__(self, table, m, seed, steps=REFINE_STEPS):
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        self._conn, child = context.Pipe(duplex=False)
-        arrays = (table.signs, table.counts, table.means)
+        self._folder = tempfile.TemporaryDirectory(prefix="scalefree-refine-")
+        self._in = os.path.join(self._folder.name, "table.npz")
+        self._out = os.path.join(self._folder.name, "layers.npz")
+        seed = np.atleast_1d(np.asarray(seed, np.int64))
+        np.savez(self._in, signs=table.signs, counts=table.counts, means=table.means, m=m, seed=seed, steps=steps)
         # One core for the fit: the other is TensorFlow's.
-        saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-        os.environ.update({k: "1" for k in saved})
-        try:
-            self._process = context.Process(target=_fit, args=(child, *arrays, m, seed, steps), daemon=True)
-            self._process.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        child.close()
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, self._in, self._out],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C at the terminal is the run's to handle, not this helper's
+        )
 
     def result(self, timeout=None):
-        """The fitted (W1, b1, W2, b2), or None if the child failed or did not finish within `timeout` s."""
+        """The fitted (W1, b1, W2, b2), or None if the fit failed or did not end within `timeout` s."""
         try:
-            if not self._conn.poll(timeout):
-                return None
-            got = self._conn.recv()
-        except (EOFError, OSError):
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             return None
         finally:
             self.close()
-        return None if isinstance(got, Exception) else got
+        return self._layers
 
     def close(self):
-        self._conn.close()
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join(timeout=5)
+        """Stop the fit if it is still going; keep what it wrote."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._layers = None
+        if self._process.returncode == 0:
+            try:
+                with np.load(self._out) as saved:
+                    self._layers = tuple(saved[k] for k in ("w1", "b1", "w2", "b2"))
+            except (OSError, KeyError, ValueError):
+                pass
+        self._folder.cleanup()
+
+
+def _main(source, target):
+    with np.load(source) as saved:
+        table = _Table(saved["signs"], saved["counts"], saved["means"])
+        m, seed, steps = int(saved["m"]), [int(s) for s in saved["seed"]], int(saved["steps"])
+    w1, b1, w2, b2 = fit_colour_layers(table, m, np.random.default_rng(seed), steps=steps)
+    partial = target + ".part"
+    with open(partial, "wb") as f:
+        np.savez(f, w1=w1, b1=b1, w2=w2, b2=b2)
+    os.replace(partial, target)
+
+
+if __name__ == "__main__":
+    _main(*sys.argv[1:3])
