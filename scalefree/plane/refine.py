@@ -28,7 +28,7 @@ from .colouring import fit_colour_layers
 
 REFINE_STEPS = 10000
 # Not worth a process when the first fit is this close to what the dividers allow (dB).
-CLOSE_ENOUGH = 0.2
+CLOSE_ENOUGH = 0.02
 
 
 class _Table:

@@ -24,23 +24,16 @@ def handled(handler):
             signal.signal(s, h)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def aborting():
-    """Every stop signal aborts at once, as Ctrl-C does (before training has started)."""
-    return handled(_interrupt)
-
-
-def stop_on_interrupt(stop_event, kept, log):
+def stop_on_interrupt(stop_event, kept, log, abort_unless=None):
     """The first stop signal sets `stop_event` (finish the epoch, save, exit 0); a second one aborts.
 
-    `kept()` says what is on disk at that moment, for the message.
+    `kept()` says what is on disk at that moment, for the message. With
+    `abort_unless`, a signal while it returns False aborts at once (there
+    is nothing yet to stop with).
     """
 
     def handler(signum, frame):
-        if stop_event.is_set():
+        if stop_event.is_set() or (abort_unless is not None and not abort_unless()):
             raise KeyboardInterrupt
         stop_event.set()
         log(f"{signal.Signals(signum).name}: stopping after this epoch, then saving (Ctrl-C again to abort: {kept()})")

@@ -174,7 +174,7 @@ class TrainedRun:
         from ..nn.trainer import Trainer  # TensorFlow loads here, not for --help
 
         if self.refiner is not None:
-            self.take_refined()
+            self.take_refined(timeout=0 if stop is not None and stop.is_set() else REFINE_WAIT)
 
         if r.options.strategy == "multiworker":
             from ..nn._tensorflow import quiet_native
@@ -432,23 +432,22 @@ def train(run, log=print_line, app=None, stop=None, on_cycle=None, pool=None):
     stop = stop or threading.Event()
     try:
         with held(run.checkpoint_path) if run.is_chief and run.checkpoint_path else contextlib.nullcontext():
-            with signals.aborting():  # before anything is saved: stop at once, as Ctrl-C does
+            # Before the first model exists a stop aborts at once; from then on (its save included)
+            # it ends the run with it, however soon after its line the signal comes.
+            first_made = lambda: trained is not None and trained.first is not None  # noqa: E731
+            with signals.stop_on_interrupt(stop, lambda: trained.kept(), log, abort_unless=first_made):
                 trained = TrainedRun(run, log, mailbox, on_cycle, pool)
                 trained.first_model()
-            enough = trained.first_is_enough()
-            if enough is not None:
-                return Outcome(enough, trained.first[0].seconds, trained)
-            if trained.first is None:
-                with signals.aborting():
-                    trained.start_training(stop)
-            else:
-                # The first model is saved: a stop while TensorFlow loads ends the run with it.
-                with signals.stop_on_interrupt(stop, trained.kept, log):
+                enough = trained.first_is_enough()
+                if enough is not None:
+                    return Outcome(enough, trained.first[0].seconds, trained)
+                if trained.first is not None and not stop.is_set():
                     trained.start_refining()
+                if not stop.is_set():
                     trained.start_training(stop)
-                if stop.is_set():
-                    trained.take_refined(timeout=0)  # kept if it is done
-                    return Outcome("stopped before training", trained.first[0].seconds, trained)
+            if stop.is_set() and trained.first is not None:
+                trained.take_refined(timeout=0)  # kept if it is done
+                return Outcome("stopped before training", trained.first[0].seconds, trained)
             return _train(trained, app, mailbox, log, stop)
     except Diverged as err:
         raise Diverged(f"{err}; {trained.kept()} (try a smaller -l)") from None
