@@ -198,7 +198,8 @@ def bench_quality(photos, kinds, ns, seconds, marks, seed=0, longest_side=None):
                 m = colour_units_for(n)
                 print(f"  {os.path.basename(path)} {kind} {n}/{m} ...", file=sys.stderr, flush=True)
                 at = saved_by_marks(image, kind, n, m, seconds, marks, seed)
-                rows.append([os.path.basename(path), kind, f"{n}/{m}", *[f"{at[mk]:.2f}" for mk in marks]])
+                shown = [f"{at[mk]:.2f}" if math.isfinite(at[mk]) else "-" for mk in marks]  # "-": nothing saved yet
+                rows.append([os.path.basename(path), kind, f"{n}/{m}", *shown])
     return ["photo", "type", "N/M", *[f"PSNR@{mk:g}s" for mk in marks]], rows
 
 
