@@ -31,7 +31,8 @@ _ON_MARGIN = 0.5
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    # Clipped: exp overflows (and numpy warns on stderr) for inputs the sigmoid maps to 0 or 1 anyway.
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
 
 
 def _logit(colours):
