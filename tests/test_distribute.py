@@ -114,26 +114,22 @@ def test_two_local_workers_train_the_model_one_process_trains(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
-def test_ctrl_c_on_the_chief_stops_every_worker_after_the_same_epoch(tmp_path):
-    from conftest import half_planes_image
-    from PIL import Image
-
+@pytest.mark.parametrize("signalled", [0, 1])  # the person at the terminal may be at any worker's
+def test_ctrl_c_on_any_worker_stops_every_worker_after_the_same_epoch(tmp_path, signalled):
     from scalefree.formats import checkpoint
 
-    image = tmp_path / "planes.png"
-    Image.fromarray(half_planes_image(32)).save(image)
-    command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", "-c", "0"]
-    with cluster_of([*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)]) as (
-        chief,
-        other,
-    ):
-        chief.wait_for(r"^cycle\s+1\b")
-        chief.signal(signal.SIGINT)
-        (code, said, err), (other_code, other_said, other_err) = chief.finish(), other.finish()
-    assert code == 0 and other_code == 0, err[-2000:] + other_err[-2000:]
-    assert "stopped after" in said and "stopped with the other workers after" in other_said
-    last = [line for line in other_said.splitlines() if line.startswith("cycle")][-1]
-    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(last.split()[1])
+    with cluster_of(planes_command(tmp_path, "-c", "0")) as workers:
+        workers[signalled].wait_for(r"^cycle\s+1\b")
+        workers[signalled].signal(signal.SIGINT)
+        said = [w.finish() for w in workers]
+    for code, _, err in said:
+        assert code == 0, err[-2000:]
+    for index, (_, out, _) in enumerate(said):
+        assert ("stopped after" if index == signalled else "stopped with the other workers after") in out
+    assert "model saved to" in said[0][1]
+    cycles = [[line for line in out.splitlines() if line.startswith("cycle")][-1].split()[1] for _, out, _ in said]
+    assert cycles[0] == cycles[1]
+    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(cycles[0])
 
 
 def test_the_workers_of_a_cluster_share_a_seed_when_none_is_given(monkeypatch):
@@ -148,32 +144,6 @@ def test_the_workers_of_a_cluster_share_a_seed_when_none_is_given(monkeypatch):
     )
     assert distribute.shared_seed("multiworker") != seeds[0]
     assert distribute.shared_seed("default") is None and distribute.shared_seed("mirrored") is None
-
-
-def test_ctrl_c_on_a_worker_stops_the_chief_and_every_worker_after_the_same_epoch(tmp_path):
-    from conftest import half_planes_image
-    from PIL import Image
-
-    from scalefree.formats import checkpoint
-
-    image = tmp_path / "planes.png"
-    Image.fromarray(half_planes_image(32)).save(image)
-    command = [sys.executable, str(ROOT / "image_learn.py"), "-i", str(image), "-d", "4", "-n", "4", "-c", "0"]
-    with cluster_of([*command, "--no_display", "--strategy", "multiworker", "--output_dir", str(tmp_path)]) as (
-        chief,
-        other,
-    ):
-        other.wait_for(r"^cycle\s+1\b")
-        other.signal(signal.SIGINT)  # the person at the terminal is at a worker's, not the chief's
-        (code, said, err), (other_code, other_said, other_err) = chief.finish(), other.finish()
-    assert code == 0 and other_code == 0, err[-2000:] + other_err[-2000:]
-    assert "stopped with the other workers after" in said and "stopped after" in other_said
-    assert "model saved to" in said
-    cycles = [
-        [line for line in text.splitlines() if line.startswith("cycle")][-1].split()[1] for text in (said, other_said)
-    ]
-    assert cycles[0] == cycles[1]
-    assert checkpoint.read(tmp_path / "planes_32x32_linear_4d_4h.pkl").training.cycle == int(cycles[0])
 
 
 def test_the_command_line_trains_under_mirrored_strategy(tmp_path):
