@@ -110,10 +110,21 @@ def fit(
 
 
 def load(path):
-    """The model saved at `path` (a .pkl checkpoint), with its photo and history; no TensorFlow needed."""
-    from .formats import checkpoint
+    """The model saved at `path`; no TensorFlow needed.
 
-    return checkpoint.read(os.fspath(path))
+    A .pkl checkpoint gives the model with its photo and history (it can be
+    saved and trained on); a model data file (.sfm, `Model.to_data`) the
+    rounded model it holds, to draw and export.
+    """
+    from .formats import checkpoint, modeldata
+
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        start = f.read(len(modeldata.MAGIC))
+    if start == modeldata.MAGIC:
+        with open(path, "rb") as f:
+            return modeldata.decode(f.read(modeldata.MAX_BYTES + 1))
+    return checkpoint.read(path)
 
 
 def _printer(verbose):

@@ -196,6 +196,21 @@ class Model:
         _write_text(path, text)
         return text
 
+    def to_data(self, path=None):
+        """The model as a data file (.sfm, a few hundred bytes to a few kB) for the web viewer; written to `path` too.
+
+        Its dividers and weights are rounded (formats.modeldata); `scalefree.load`
+        reads the file back as the model it holds.
+        """
+        from .formats.atomic import write_bytes
+        from .formats.modeldata import model_data
+
+        self._needs_partition("model data")
+        data, _ = model_data(self)
+        if path is not None:
+            write_bytes(path, data)
+        return data
+
     def save(self, path):
         """Write the model as a checkpoint (.pkl): the file `image_learn.py -m` resumes and renders."""
         from .formats import checkpoint

@@ -14,8 +14,8 @@ dev=0
 apt_packages=(libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1)
 # For the tests: a virtual screen and key presses for the window, Cairo to rasterise SVG exports,
 # and the clients the outputs are checked in: a browser (SVG, the HTML page, video), Inkscape and
-# rsvg-convert (SVG), ffprobe (which codec a video holds).
-[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool libcairo2 chromium inkscape librsvg2-bin ffmpeg)
+# rsvg-convert (SVG), ffprobe (which codec a video holds); esbuild, to check the minified web viewer.
+[ "$dev" = 1 ] && apt_packages+=(xvfb xauth xdotool libcairo2 chromium inkscape librsvg2-bin ffmpeg esbuild)
 
 if command -v apt-get >/dev/null; then
   missing=()

@@ -5,12 +5,16 @@ librsvg2-bin and ffmpeg). Each runs headless, in a temporary profile, with
 no network.
 """
 
+import contextlib
+import functools
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +54,33 @@ def chromium(*args, timeout=120):
         )
 
 
+def address(page):
+    """A page's address: an http(s) URL as it is, a file as a file: URL."""
+    page = str(page)
+    return page if page.startswith(("http://", "https://")) else Path(page).resolve().as_uri()
+
+
+@contextlib.contextmanager
+def served(folder):
+    """An HTTP server on this machine for `folder`, as a site serves files; yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def page_text(page, element="out", budget_ms=10000):
     """The text a page leaves in its element `element` once its scripts have run (as JSON when it parses)."""
-    result = chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", Path(page).resolve().as_uri())
+    result = chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", address(page))
     match = re.search(rf'<pre id="{element}">(.*?)</pre>', result.stdout, re.S)
     assert match, f"no #{element} in the page Chromium drew: {result.stderr[-2000:]}"
     text = match.group(1)
@@ -74,7 +102,7 @@ def screenshot(page, width, height, fragment=""):
             f"--window-size={max(width, 800)},{max(height, 600)}",
             f"--screenshot={out}",
             "--virtual-time-budget=10000",
-            Path(page).resolve().as_uri() + fragment,
+            address(page) + fragment,
         )
         assert os.path.exists(out), result.stderr[-2000:]
         return read_rgb(out)[:height, :width]

@@ -85,6 +85,15 @@ def write_text(path, text):
         raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
 
 
+def write_bytes(path, data):
+    """Write `data` to `path` atomically; an OS failure is an OutputError."""
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
+
+
 @contextlib.contextmanager
 def held(path):
     """Hold `path` for this process: a second run that asks for it meanwhile gets an OutputError.

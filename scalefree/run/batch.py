@@ -2,7 +2,8 @@
 
 One model per image, trained one after another in one process, so
 TensorFlow starts once. Each image gets its checkpoint and a render in the
-output folder (and an SVG or page in the folders --svg and --html name);
+output folder (and an SVG, page or model data file in the folders --svg,
+--html and --model_data name);
 a ledger there (done.jsonl) records each image finished, so the same
 command run again skips those and resumes an image that was stopped
 midway from its checkpoint. A file that cannot be read is reported and
@@ -114,7 +115,7 @@ def _train_all(images, options, config_typed, output_dir, done, stop, rows, log,
             if kind != "a regular file":
                 raise ConfigError(f"it is {kind}; a batch reads regular files only")
             one = dataclasses.replace(
-                options, input_image=image, output_dir=output_dir, no_display=True, svg=None, html=None
+                options, input_image=image, output_dir=output_dir, no_display=True, svg=None, html=None, model_data=None
             )
             run = Run.open(one, config_typed)
             # Done before with these settings: its record names the checkpoint these settings would write.
@@ -138,7 +139,7 @@ def _train_all(images, options, config_typed, output_dir, done, stop, rows, log,
 
 def _one(run, options, config_typed, log, stop, pool):
     """Train (or resume) the model of one image, then write its render and exports."""
-    from .exports import export_html, export_svg
+    from .exports import export_html, export_model_data, export_svg
 
     image, output_dir = run.options.input_image, run.output_dir
     frames = os.path.join(options.save_frames, run.name) if options.save_frames else None
@@ -160,7 +161,11 @@ def _one(run, options, config_typed, log, stop, pool):
     write_image(run.render(model, c.disp_mult, c.border, hard=True), render)
     files.append(render)
     if model.has_partition:
-        for folder, export, ext in ((options.svg, export_svg, ".svg"), (options.html, export_html, ".html")):
+        for folder, export, ext in (
+            (options.svg, export_svg, ".svg"),
+            (options.html, export_html, ".html"),
+            (options.model_data, export_model_data, ".sfm"),
+        ):
             if folder:
                 os.makedirs(folder, exist_ok=True)
                 path = os.path.join(folder, run.name + ext)

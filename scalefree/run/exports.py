@@ -1,4 +1,5 @@
-"""A saved model as files: a render (--just_image), its partition as SVG (--svg), a page that draws it (--html).
+"""A saved model as files: a render (--just_image), its partition as SVG (--svg), a page that draws it (--html),
+the model alone for the web viewer (--model_data).
 
 All of it is numpy: nothing here loads TensorFlow.
 """
@@ -53,12 +54,28 @@ def export_html(run, model, path, log):
     data = document.encode()
     log(
         f"wrote the page ({len(data) / 1e3:.1f} kB, {len(gzip.compress(data, 9)) / 1e3:.1f} kB gzipped; "
-        f"PSNR {rounded:.2f} dB against the photo; rounding its weights cost {exact - rounded:.2f} dB) "
+        f"PSNR {rounded:.2f} dB against the photo; rounding cost {exact - rounded:.2f} dB) "
         f"to {quoted(path)}"
     )
 
 
-WRITERS = {"svg": export_svg, "html": export_html}
+def export_model_data(run, model, path, log):
+    """Write the model data file, and say what it costs, what rounding cost, and how to show it."""
+    from ..formats.atomic import write_bytes
+    from ..formats.modeldata import model_data
+    from ..formats.page import viewer_path
+
+    data, drawn = model_data(_partitioned(model))
+    write_bytes(path, data)
+    exact, rounded = (picture_psnr(m.render(size=run.size), run.train_image) for m in (model, drawn))
+    log(
+        f"wrote the model data ({len(data):,} bytes; PSNR {rounded:.2f} dB against the photo; rounding "
+        f"cost {exact - rounded:.2f} dB) to {quoted(path)}; a page shows it with "
+        f'<scalefree-image src="{os.path.basename(path)}"> and the viewer {viewer_path()}'
+    )
+
+
+WRITERS = {"svg": export_svg, "html": export_html, "model_data": export_model_data}
 
 
 def render_image(run, log):

@@ -10,7 +10,7 @@ from ..config import OUTPUT, RENDER_PIXEL_LIMIT, TRAINING, WHAT, ConfigError, fi
 from ..formats.paths import DEFAULT_OUTPUT_DIR
 
 # Exports of a saved model: option -> (what it writes, the extension its file must have).
-EXPORTS = {"svg": ("partition", ".svg"), "html": ("page", ".html")}
+EXPORTS = {"svg": ("partition", ".svg"), "html": ("page", ".html"), "model_data": ("model data", ".sfm")}
 
 
 @dataclasses.dataclass
@@ -80,6 +80,13 @@ class RunOptions:
         metavar="FILE.html",
         help="with --just_image: write one self-contained web page that draws the model itself at any "
         "size, zoomed with the wheel and moved by dragging (lines and circles only; a few kB)",
+    )
+    model_data: str | None = option(
+        None,
+        group=OUTPUT,
+        metavar="FILE.sfm",
+        help="with --just_image: write the model alone as a small binary file that the web viewer "
+        "scalefree-image.js draws at any size: <scalefree-image src=FILE.sfm> (lines and circles only)",
     )
     max_render_pixels: int = option(
         RENDER_PIXEL_LIMIT,

@@ -1,0 +1,252 @@
+"""A model as a small binary file (.sfm), for the web viewer (data/scalefree-image.js) and for Python.
+
+Layout, little-endian: a header of 18 bytes plus 3 a group, then one raw
+deflate stream.
+
+    "SFIM"  version (u8, 1)  height (u16)  width (u16)  M (u8: colour units)
+    groups (u8), then a group each: kind (u8: 1 lines, 2 circles)  count (u16)
+    divider bits (u8)  reach (f32)  weight bits (u8)  float bytes (u8: 2 or 4)
+    deflate(
+      the dividers, group by group, as unsigned integers packed most
+      significant bit first, padded to a whole byte: a line as (angle:
+      divider bits + 2, offset: divider bits), a circle as (x, y, radius:
+      divider bits each);
+      W1 (N x M, row by row) as integers in [-L, L], L = 2^(weight bits - 1) - 1,
+      one byte each (two, little-endian, above 8 bits);
+      the scales of W1's M columns, b1 (M), W2 (M x 3), b2 (3), as float16 or float32
+    )
+
+A position (a line's offset from the plane's origin, a circle's centre) is
+q * step - reach with step = 2 reach / (2^bits - 1), a radius q * step / 2,
+an angle q * 2 pi / 2^(bits + 2). The step is a sixteenth of a frame pixel by
+default, so an edge sits within a quarter of a pixel of its place even at
+-x 4. W1 is rounded as page.quantised rounds it, at the fewest bits that keep
+the colours within FIDELITY dB of the exact model's.
+
+`decode` checks all it reads (sizes, counts, what the stream inflates to,
+finite numbers) and raises ModelDataError with one line; the viewer makes
+the same checks.
+"""
+
+import struct
+import zlib
+
+import numpy as np
+
+from ..errors import UserError
+from ..model import ColourLayers, Model
+from ..plane.coords import grid, pixel_axes
+from ..shapes.circles import Circles
+from ..shapes.lines import Lines
+
+MAGIC = b"SFIM"
+VERSION = 1
+EXTENSION = ".sfm"
+LINES, CIRCLES = 1, 2
+# Limits a file must keep to, here and in the viewer: they bound the memory and the time drawing takes.
+MAX_DIVIDERS = 4096
+MAX_WEIGHTS = 1 << 17  # N x M
+MAX_BYTES = 1 << 20  # the file, and what its stream inflates to
+
+# An edge is placed to this share of a frame pixel.
+EDGE_STEP = 1 / 16
+# (bits of W1, bytes of the other colour numbers) tried, cheapest first.
+PRECISIONS = tuple((bits, floats) for bits in (5, 6, 7, 8, 10, 12) for floats in (2, 4))
+FIDELITY = 42.0  # dB: the file's colours against the exact ones, over the frame and the view -b 3 shows
+# The rounding is fitted and checked on a grid over the frame and one as large over the view 4x as wide.
+FIT_PIXELS = 1 << 15
+
+
+class ModelDataError(UserError, ValueError):
+    """Bytes that are not model data this version can read; the message is one line."""
+
+
+def fit_points(size):
+    """Grids over the frame and over the view 4 times as wide, about FIT_PIXELS points each."""
+    height, width = size
+    fit = min(1.0, (FIT_PIXELS / (height * width)) ** 0.5)
+    return np.concatenate([grid(*pixel_axes(height, width, fit, border)) for border in (0, 3)])
+
+
+def model_data(model, precision=None, edge_step=EDGE_STEP):
+    """(the model as .sfm bytes, the model those bytes hold).
+
+    `precision` is (bits of W1, bytes of the other colour numbers); without
+    it, the cheapest of PRECISIONS whose colours stay within FIDELITY dB of
+    the exact model's at the same dividers.
+    """
+    from ..plane.pictures import picture_psnr
+
+    if not model.has_partition:
+        raise ValueError("a relu model has no dividers to write as model data; render it as a PNG instead")
+    head, packed = _dividers(model, edge_step)
+    signs = decode(head + b"\5\2" + zlib.compress(packed + _zero_colours(model), wbits=-15)).sides(
+        fit_points(model.size)
+    )
+    layers = model.colour_layers
+    exact = layers.paint(layers.hidden(signs))
+    for bits, floats in [precision] if precision else PRECISIONS:
+        q, scale, drawn = quantised(layers.arrays, signs, (1 << (bits - 1)) - 1)
+        rest = np.concatenate([scale, drawn[1], np.ravel(drawn[2]), drawn[3]]).astype(f"<f{floats}")
+        body = packed + q.astype("<i1" if bits <= 8 else "<i2").tobytes() + rest.tobytes()
+        data = head + struct.pack("<BB", bits, floats) + zlib.compress(body, 9, wbits=-15)
+        held = decode(data).replace(sharpness=model.sharpness)
+        if picture_psnr(held.colour_layers.paint(held.colour_layers.hidden(signs)), exact) >= FIDELITY:
+            break
+    return data, held
+
+
+def quantised(colour_layers, signs, levels):
+    """The first layer's weights as integers in [-levels, levels] with a scale per colour unit.
+
+    Returns (integers (N, M), scales (M,), the colour layers the page draws
+    with). Rounding each weight on its own would add up N errors in every
+    colour unit; instead each divider's rounding error is carried into the
+    weights not yet rounded, in the proportions that keep the colour units'
+    inputs closest, over the frame's pixels, to the exact ones (the GPTQ
+    method of Frantar et al., 2022). The bias, rounded last and kept exact,
+    takes what is left. `signs` is the (pixels, N) +-1 side of every divider
+    at the frame's pixels (geometry.sides).
+    """
+    w1, b1, w2, b2 = (np.asarray(a, np.float64) for a in colour_layers)
+    n = len(w1)
+    scale = (np.abs(w1).max(axis=0) / levels).astype(np.float32).astype(np.float64)
+    scale[scale == 0] = 1.0
+    inputs = np.concatenate([signs, np.ones((len(signs), 1))], axis=1)
+    gram = inputs.T @ inputs
+    gram += np.eye(n + 1) * 1e-3 * np.mean(np.diag(gram))
+    # Upper Cholesky factor of the inverse: row i says how i's error spreads to the rows after it.
+    spread = np.linalg.cholesky(np.linalg.inv(gram)).T
+    w = np.concatenate([w1, b1[None]], axis=0)
+    q = np.zeros_like(w1)
+    for i in range(n):
+        q[i] = np.clip(np.round(w[i] / scale), -levels, levels)
+        error = (w[i] - q[i] * scale) / spread[i, i]
+        w[i + 1 :] -= np.outer(spread[i, i + 1 :], error)
+    bias = w[n].astype(np.float32).astype(np.float64)
+    return q.astype(np.int16), scale, (q * scale, bias, w2, b2)
+
+
+def _zero_colours(model):
+    n, m = model.n_dividers, model.n_colour_units
+    return bytes(n * m) + bytes(2 * (5 * m + 3))
+
+
+def _dividers(model, edge_step):
+    """(the header up to the weight bits, the dividers as packed integers)."""
+    height, width = model.size
+    groups = model.dividers
+    if not 0 < len(groups) < 256 or not 0 < model.n_colour_units < 256:
+        raise ValueError("model data holds 1 to 255 groups of dividers and 1 to 255 colour units")
+    tables = [(LINES if isinstance(g, Lines) else CIRCLES, np.asarray(g.page_table(), np.float64)) for g in groups]
+    # Every position and every radius lies within reach of the origin.
+    reach = 1.0
+    for kind, t in tables:
+        if kind == LINES:
+            reach = max(reach, np.abs(t[:, 1]).max(initial=0))
+        else:
+            reach = max(reach, np.abs(t[:, :2]).max(initial=0), np.exp(t[:, 2]).max(initial=0))
+    reach = float(np.float32(reach * (1 + 1e-6)))
+    pitch = 2.0 / max(height, width)
+    bits = int(np.clip(np.ceil(np.log2(2 * reach / (edge_step * pitch) + 1)), 8, 24))
+    step, top = 2 * reach / ((1 << bits) - 1), (1 << bits) - 1
+    head = MAGIC + struct.pack("<BHHBB", VERSION, height, width, model.n_colour_units, len(groups))
+    bits_of_groups = []
+    for kind, t in tables:
+        head += struct.pack("<BH", kind, len(t))
+        if kind == LINES:
+            turns = 1 << (bits + 2)
+            angle = np.round(np.mod(t[:, 0], 2 * np.pi) * (turns / (2 * np.pi))).astype(np.int64) % turns
+            offset = np.clip(np.round((t[:, 1] + reach) / step), 0, top)
+            bits_of_groups.append(_bits([angle, offset], [bits + 2, bits]))
+        else:
+            xy = np.clip(np.round((t[:, :2] + reach) / step), 0, top)
+            radius = np.clip(np.round(np.exp(t[:, 2]) / (step / 2)), 1, top)
+            bits_of_groups.append(_bits([xy[:, 0], xy[:, 1], radius], [bits] * 3))
+    head += struct.pack("<Bf", bits, reach)
+    return head, np.packbits(np.concatenate(bits_of_groups)).tobytes()
+
+
+def _bits(columns, widths):
+    """Columns of unsigned integers as bits, divider by divider, each value at its width, most significant first."""
+    parts = [(np.asarray(c, np.int64)[:, None] >> np.arange(w - 1, -1, -1)) & 1 for c, w in zip(columns, widths)]
+    return np.concatenate(parts, axis=1).astype(np.uint8).ravel()
+
+
+def decode(data):
+    """The Model .sfm bytes hold (no training state); ModelDataError if they are not such a file."""
+    data = bytes(data)
+    if len(data) > MAX_BYTES:
+        raise ModelDataError(f"model data is at most {MAX_BYTES} bytes; this is {len(data)}")
+    if data[:4] != MAGIC:
+        raise ModelDataError("not scalefree model data (it does not start with SFIM)")
+    if len(data) < 11:
+        raise ModelDataError("the header is cut short")
+    version, height, width, m, count = struct.unpack_from("<BHHBB", data, 4)
+    if version != VERSION:
+        raise ModelDataError(f"model data version {version}; this reads version {VERSION}")
+    end = 11 + 3 * count + 7
+    if len(data) < end:
+        raise ModelDataError("the header is cut short")
+    groups = [struct.unpack_from("<BH", data, 11 + 3 * i) for i in range(count)]
+    bits, reach, weight_bits, floats = struct.unpack_from("<BfBB", data, 11 + 3 * count)
+    n = sum(c for _, c in groups)
+    if not (height and width and m and count):
+        raise ModelDataError("a size, the colour units or the groups are zero")
+    if any(kind not in (LINES, CIRCLES) for kind, _ in groups):
+        raise ModelDataError("a group of an unknown kind of divider")
+    if n > MAX_DIVIDERS or n * m > MAX_WEIGHTS:
+        raise ModelDataError(f"{n} dividers and {m} colour units: more than a file may hold")
+    if not (8 <= bits <= 24 and 2 <= weight_bits <= 16 and floats in (2, 4)):
+        raise ModelDataError("precisions out of range")
+    if not (np.isfinite(reach) and 0 < reach <= 1e6):
+        raise ModelDataError("the reach is not a positive number")
+    row_bits = [2 * bits + 2 if kind == LINES else 3 * bits for kind, _ in groups]
+    geometry = (sum(b * c for b, (_, c) in zip(row_bits, groups)) + 7) // 8
+    expected = geometry + n * m * (1 if weight_bits <= 8 else 2) + floats * (5 * m + 3)
+    inflater = zlib.decompressobj(wbits=-15)
+    try:
+        body = inflater.decompress(data[end:], expected + 1)
+    except zlib.error:
+        raise ModelDataError("its stream is not deflate data") from None
+    if inflater.unused_data:
+        raise ModelDataError("bytes follow the end of its stream")
+    if len(body) != expected or not inflater.eof:
+        raise ModelDataError(f"its stream holds {'more' if len(body) > expected else 'less'} than its header says")
+    bitstream = np.unpackbits(np.frombuffer(body[:geometry], np.uint8)).astype(np.int64)
+    step = 2 * float(reach) / ((1 << bits) - 1)
+    dividers, at = [], 0
+    for kind, c in groups:
+        widths = [bits + 2, bits] if kind == LINES else [bits] * 3
+        values, at = _unpack(bitstream, at, c, widths)
+        if kind == LINES:
+            angle = values[:, 0] * (2 * np.pi / (1 << (bits + 2)))
+            offset = values[:, 1] * step - reach
+            centers = np.stack([offset * np.cos(angle), offset * np.sin(angle)], axis=1)
+            dividers.append(Lines(centers.astype(np.float32), angle.astype(np.float32)))
+        else:
+            if (values[:, 2] == 0).any():
+                raise ModelDataError("a circle of radius 0")
+            centers = values[:, :2] * step - reach
+            dividers.append(Circles(centers.astype(np.float32), np.log(values[:, 2] * step / 2).astype(np.float32)))
+    limit = (1 << (weight_bits - 1)) - 1
+    q = np.frombuffer(body, "<i1" if weight_bits <= 8 else "<i2", n * m, geometry).astype(np.float64)
+    if np.abs(q).max(initial=0) > limit:
+        raise ModelDataError(f"a weight outside [-{limit}, {limit}]")
+    rest = np.frombuffer(body, f"<f{floats}", 5 * m + 3, len(body) - floats * (5 * m + 3)).astype(np.float64)
+    if not np.isfinite(rest).all():
+        raise ModelDataError("a colour number is not finite")
+    scale, b1, w2, b2 = np.split(rest, [m, 2 * m, 5 * m])
+    colours = ColourLayers(q.reshape(n, m) * scale, b1, w2.reshape(m, 3), b2)
+    return Model(dividers, colours, (height, width))
+
+
+def _unpack(bitstream, at, rows, widths):
+    """(rows x len(widths) unsigned integers read from bit `at`, the bit after them)."""
+    size = sum(widths)
+    chunk = bitstream[at : at + rows * size].reshape(rows, size)
+    out, start = [], 0
+    for w in widths:
+        out.append(chunk[:, start : start + w] @ (1 << np.arange(w - 1, -1, -1, dtype=np.int64)))
+        start += w
+    return np.stack(out, axis=1) if rows else np.zeros((0, len(widths)), np.int64), at + rows * size
