@@ -9,9 +9,12 @@ render time and memory, start-up. Prints tables (Markdown) and can save them.
 
 import argparse
 import datetime
+import gzip
+import json
 import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -529,6 +532,153 @@ def bench_anytime(photos, primitive, seconds, workdir, seed=1):
     return header, rows
 
 
+# Models for the web table: (N lines, M colour units) from the smallest to 128 / 32, and primitive's counts.
+WEB_CONFIGS = [(8, 4), (16, 8), (32, 8), (32, 16), (64, 16), (128, 32)]
+WEB_PRIMITIVE_COUNTS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+def primitive_svgs(primitive, photo, counts, workdir):
+    """(gzipped SVG bytes, PSNR of its picture) of primitive's triangles (-m 1) at each count."""
+    from scalefree.formats.images import read_image
+    from scalefree.plane.pictures import picture_psnr
+
+    target = read_image(photo)
+    points = []
+    for count in counts:
+        png, svg = (os.path.join(workdir, f"primitive_{count}.{ext}") for ext in ("png", "svg"))
+        args = ["-i", photo, "-o", png, "-o", svg, "-n", str(count), "-m", "1", "-r", "256", "-s", "256", "-j", "2"]
+        subprocess.run([primitive, *args], check=True, capture_output=True)
+        picture = read_image(png)
+        if picture.shape != target.shape:
+            picture = np.asarray(Image.fromarray(picture).resize(target.shape[1::-1], Image.LANCZOS))
+        with open(svg, "rb") as f:
+            points.append((len(gzip.compress(f.read(), 9)), picture_psnr(picture, target)))
+    return points
+
+
+def at_bytes(points, size):
+    """PSNR of a (bytes, PSNR) curve at `size` bytes, linear in log bytes between its points; None outside."""
+    points = sorted(points)
+    for (b0, p0), (b1, p1) in zip(points, points[1:]):
+        if b0 <= size <= b1:
+            return p0 + (p1 - p0) * (np.log(size) - np.log(b0)) / (np.log(b1) - np.log(b0))
+    return None
+
+
+def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1):
+    """Bytes against PSNR: our data files (gzip -9, the viewer counted once per site) beside primitive's SVGs."""
+    import scalefree
+    from scalefree.formats.modeldata import decode
+
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for photo in photos:
+            name = os.path.basename(photo)
+            theirs = primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, workdir) if primitive else []
+            for n, m in configs:
+                model = scalefree.fit(photo, n, "lines", m, seconds=seconds, seed=seed, progress=False)
+                data = model.to_data()
+                size = len(gzip.compress(data, 9))
+                psnr = decode(data).psnr(photo)
+                there = at_bytes(theirs, size)
+                rows.append(
+                    [
+                        name,
+                        f"{n} lines / {m}",
+                        f"{size:,}",
+                        f"{psnr:.2f}",
+                        f"{model.psnr(photo):.2f}",
+                        "-" if there is None else f"{there:.2f}",
+                        "-" if there is None else f"{psnr - there:+.2f}",
+                    ]
+                )
+                print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
+            for count, (size, psnr) in zip(WEB_PRIMITIVE_COUNTS, theirs):
+                rows.append([name, f"primitive, {count} triangles", f"{size:,}", f"{psnr:.2f}", "", "", ""])
+    header = ["photo", "model", "bytes (gzip -9)", "PSNR", "unrounded PSNR", "primitive at those bytes", "margin"]
+    return header, rows
+
+
+def bench_viewer(repeats=10):
+    """The viewer's size, and how long it takes Chromium to draw 128 lines / 32 at 1024 x 1024 (median of repeats)."""
+    import http.server
+    import shutil
+    import threading
+    from functools import partial
+
+    from scalefree.formats.modeldata import model_data
+    from scalefree.formats.page import viewer_path
+    from scalefree.model import ColourLayers, Model
+    from scalefree.shapes import Lines
+
+    rng = np.random.default_rng(8)
+    n, m = 128, 32
+    tail = (rng.normal(0, 0.26, (n, m)), rng.normal(0, 0.5, m), rng.normal(0, 0.24, (m, 3)), rng.normal(0, 0.5, 3))
+    model = Model((Lines(rng.uniform(-1, 1, (n, 2)), rng.uniform(0, 2 * np.pi, n)),), ColourLayers(*tail), (256, 256))
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "m.sfm"), "wb") as f:
+            f.write(model_data(model)[0])
+        shutil.copy(viewer_path(minified=True), os.path.join(folder, "v.js"))
+        with open(os.path.join(folder, "t.html"), "w") as f:
+            f.write(
+                '<!doctype html><body style="margin:0"><scalefree-image id="a" src="m.sfm" scale="4"></scalefree-image>'
+                '<script type="module">import "./v.js"; const a = document.getElementById("a");'
+                'await new Promise((go) => a.addEventListener("load", go)); const ms = [];'
+                f"for (let i = 0; i < {repeats}; i++) {{ a.setAttribute('border', String(i * 1e-4));"
+                "await new Promise((go) => setTimeout(go, 300)); ms.push(a.drawnMs); }"
+                'console.log("DRAWN " + JSON.stringify({ms, box: a.box}));</script>'
+            )
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = partial(Quiet, directory=folder)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/t.html"
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
+            flags = ["--headless", "--no-sandbox", "--disable-gpu", "--force-device-scale-factor=1"]
+            proc = subprocess.Popen(
+                [
+                    "chromium",
+                    *flags,
+                    f"--user-data-dir={profile}",
+                    "--window-size=1100,1100",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                    url,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # its helper processes too are stopped below
+            )
+            result = None
+            deadline = time.time() + 120
+            for line in proc.stderr:
+                if "DRAWN " in line:
+                    result = json.loads(line.split("DRAWN ", 1)[1].rsplit('"', 1)[0])
+                    break
+                if time.time() > deadline:
+                    break
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        server.shutdown()
+    source, minified = (viewer_path(minified=k).read_bytes() for k in (False, True))
+    ms = sorted(result["ms"]) if result else []
+    return ["figure", "value"], [
+        ["viewer, minified (bytes / gzip -9)", f"{len(minified):,} / {len(gzip.compress(minified, 9)):,}"],
+        ["viewer source (bytes / gzip -9)", f"{len(source):,} / {len(gzip.compress(source, 9)):,}"],
+        [
+            f"128 lines / 32 drawn at {result['box'][0]}x{result['box'][1]} in Chromium (ms), median of {len(ms)}"
+            if result
+            else "drawing time",
+            f"{statistics.median(ms):.1f} (range {ms[0]:.1f}-{ms[-1]:.1f})" if ms else "no result",
+        ],
+    ]
+
+
 def folder_photos(folder, count=100, seed=0):
     """`count` photos for a folder run: crops of the bundled photos, 256 px wide, of three heights."""
     rng = np.random.default_rng(seed)
@@ -638,6 +788,12 @@ def main(argv=None):
         help="fogleman/primitive's binary, for --anytime (default: $PRIMITIVE)",
     )
     p.add_argument("--folder", action="store_true", help="a folder of 100 photos through the command line, timed")
+    p.add_argument(
+        "--web",
+        action="store_true",
+        help="bytes against PSNR of model data files beside primitive's SVGs (--photos, --primitive), "
+        "and the web viewer's size and drawing time in Chromium",
+    )
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -649,6 +805,8 @@ def main(argv=None):
         return _main_quality(args)
     if args.anytime or args.folder:
         return _main_anytime(args)
+    if args.web:
+        return _main_web(args)
     image = read_image(args.image) if args.image else read_bundled_image()
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
@@ -697,6 +855,29 @@ def _main_anytime(args):
             parts.append(table("A folder of photos", *bench_folder(workdir, 4 if args.quick else 100)))
             print(parts[-1], flush=True)
     _save(args.save, "-anytime", "\n".join(parts))
+    return 0
+
+
+def _main_web(args):
+    photos = args.photos or [str(ROOT / "scalefree" / "data" / "astronaut.png"), str(ROOT / "assets" / "chelsea.png")]
+    seconds = 2.0 if args.quick else 60.0
+    configs = WEB_CONFIGS[:2] if args.quick else WEB_CONFIGS
+    parts = [
+        f"## scalefree on the web, {datetime.date.today()}\n",
+        f"Machine: {machine()}. Ours: lines, {seconds:g} s each, seed 1; the model data file gzipped, "
+        "its PSNR that of the model it holds. Primitive: triangles (-m 1), its SVG gzipped, the PSNR of its "
+        "picture; at our bytes, between its two nearest counts (linear in log bytes).\n",
+    ]
+    parts.append(
+        table(
+            "Bytes per image against PSNR",
+            *bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs),
+        )
+    )
+    print(parts[-1], flush=True)
+    parts.append(table("The viewer", *bench_viewer(3 if args.quick else 10)))
+    print(parts[-1], flush=True)
+    _save(args.save, "-web", "\n".join(parts))
     return 0
 
 

@@ -93,11 +93,14 @@ def test_ctrl_c_stops_the_image_under_way_saves_it_and_ends_the_batch(tmp_path):
 
 
 def test_frames_pages_and_overwrite_in_a_batch(tmp_path, capsys):
-    """-f keeps each image's frames in a folder of its own, --html writes a page each, --overwrite trains again."""
+    """-f keeps each image's frames in a folder of its own, --html and --model_data write a page and a data
+    file each, --overwrite trains again."""
+    import scalefree
+
     folder, out = photos(tmp_path / "in"), tmp_path / "out"
-    frames, pages = tmp_path / "frames", tmp_path / "pages"
+    frames, pages, data = tmp_path / "frames", tmp_path / "pages", tmp_path / "data"
     args = ["-i", str(folder), "-d", "4", "-n", "4", "-c", "2", "--output_dir", str(out), "--no_display"]
-    code, said, _ = run_main(capsys, *args, "-f", str(frames), "--html", str(pages))
+    code, said, _ = run_main(capsys, *args, "-f", str(frames), "--html", str(pages), "--model_data", str(data))
     assert code == 0 and "2 trained" in said
     for i in range(2):
         name = f"p{i}_30x24_linear_4d_4h"
@@ -106,6 +109,8 @@ def test_frames_pages_and_overwrite_in_a_batch(tmp_path, capsys):
         page = pages / f"{name}.html"
         assert page.exists() and str(page) in said
         assert page.read_text().lstrip().lower().startswith("<!doctype html>")
+        held = scalefree.load(data / f"{name}.sfm")
+        assert held.n_dividers == 4 and held.size == (24, 30) and str(data / f"{name}.sfm") in said
     # The same command again has nothing to do; with --overwrite every image trains afresh.
     code, said, _ = run_main(capsys, *args)
     assert code == 0 and "0 trained, 2 done before" in said and "learning p" not in said
