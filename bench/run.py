@@ -785,7 +785,7 @@ def main(argv=None):
         "--primitive",
         metavar="PATH",
         default=os.environ.get("PRIMITIVE") or next((p for p in [BUILT_PRIMITIVE] if os.path.exists(p)), None),
-        help="fogleman/primitive's binary, for --anytime (default: $PRIMITIVE)",
+        help="fogleman/primitive's binary, for --anytime and --web (default: $PRIMITIVE; '' for none)",
     )
     p.add_argument("--folder", action="store_true", help="a folder of 100 photos through the command line, timed")
     p.add_argument(

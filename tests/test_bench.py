@@ -112,3 +112,33 @@ def test_quick_quality_table_has_every_photo_type_and_n(tmp_path):
         assert cells[-1] != "-" and all(v == "-" or floor - 0.5 < float(v) < 45 for v in cells[3:]), (row, floor)
     assert "| linear |" in out and "| circular |" in out
     assert (tmp_path / next(p.name for p in tmp_path.glob("*-quality.md"))).read_text().strip() == out.strip()
+
+
+def test_quick_web_table_has_data_files_that_beat_one_colour_and_the_viewer_figures(tmp_path):
+    import gzip
+
+    from scalefree.formats.page import viewer_path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--web", "--quick", "--primitive", "", "--save", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = tables(result.stdout)
+    rows = found["Bytes per image against PSNR"]
+    assert [r["model"] for r in rows] == ["8 lines / 4", "16 lines / 8"]
+    floor = flat_psnr(read_bundled_image())
+    for row in rows:
+        # A data file of a few hundred bytes, and a picture better than the photo's one mean colour.
+        assert 50 < int(row["bytes (gzip -9)"].replace(",", "")) < 1000, row
+        psnr, unrounded = float(row["PSNR"]), float(row["unrounded PSNR"])
+        assert floor < psnr <= unrounded + 0.05 and unrounded - psnr < 0.3, row
+    viewer = {r["figure"]: r["value"] for r in found["The viewer"]}
+    minified = viewer_path(minified=True).read_bytes()
+    assert viewer["viewer, minified (bytes / gzip -9)"] == f"{len(minified):,} / {len(gzip.compress(minified, 9)):,}"
+    (drawing,) = [v for k, v in viewer.items() if k.startswith("128 lines / 32 drawn at 1024x1024")]
+    assert 0 < float(drawing.split()[0]) < 5000, drawing
+    assert (tmp_path / next(p.name for p in tmp_path.glob("*-web.md"))).read_text().strip() == result.stdout.strip()

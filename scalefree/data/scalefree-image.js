@@ -208,9 +208,8 @@ class ScalefreeImage extends HTMLElement {
       "canvas{position:absolute;width:100%;height:100%}</style><canvas></canvas>";
     this.canvas = this.shadowRoot.lastChild;
     new ResizeObserver(([entry]) => {
-      const exact = entry.devicePixelContentBoxSize?.[0], dpr = devicePixelRatio;
-      this.box = exact ? [exact.inlineSize, exact.blockSize] : [entry.contentRect.width * dpr, entry.contentRect.height * dpr].map(Math.round);
-      this.redraw();
+      const exact = entry.devicePixelContentBoxSize?.[0];
+      this.redraw(exact ? [exact.inlineSize, exact.blockSize] : [entry.contentRect.width, entry.contentRect.height].map((s) => s * devicePixelRatio));
     }).observe(this);
     // An `interactive` element: the wheel zooms about the pointer, a drag moves, a double click goes back.
     const on = () => this.hasAttribute("interactive") && this.model;
@@ -269,26 +268,36 @@ class ScalefreeImage extends HTMLElement {
     return {x: u.x, y: u.y, pitch: fitted / u.zoom};
   }
 
-  redraw() {
+  // Draw again, in a box of `box` device pixels (as the resize observer measured it), or as laid out now.
+  redraw(box) {
     if (!this.model) return;
     // Unless styled, as large as the frame times `scale`, in CSS pixels.
     const scale = +this.getAttribute("scale") > 0 ? +this.getAttribute("scale") : 1;
     const [w, h] = [this.model.w, this.model.h].map((s) => Math.max(1, Math.round(s * scale)));
     this.style.setProperty("--sf-width", `${w / devicePixelRatio}px`);
     this.style.setProperty("--sf-aspect", `${w} / ${h}`);
-    const [width, height] = this.box;
-    if (!width || !height) return;
-    if (width * height > MAX_PIXELS) return console.error(`<scalefree-image>: ${width} x ${height} pixels is more than it draws`);
+    box ||= [this.clientWidth, this.clientHeight].map((s) => s * devicePixelRatio);
+    // A box of more than MAX_PIXELS device pixels is drawn at a lower resolution, stretched to fill it.
+    const k = Math.min(1, Math.sqrt(MAX_PIXELS / (box[0] * box[1] || 1)));
+    const [width, height] = this.box = box.map((s) => Math.floor(s * k + 0.5));
+    if (!width || !height) {  // nothing to draw in an empty box
+      this.canvas.width = 0;
+      return this.announce();
+    }
     const generation = ++this.generation, started = performance.now(), image = new ImageData(width, height);
     draw(this.model, image, this.view(), 25, () => generation !== this.generation).then((done) => {
       if (!done) return;
       Object.assign(this.canvas, {width, height}).getContext("2d").putImageData(image, 0, 0);
       this.drawnMs = performance.now() - started;
-      if (this.unannounced) {
-        this.unannounced = false;
-        this.dispatchEvent(new Event("load"));
-      }
+      this.announce();
     });
+  }
+
+  announce() {  // `load`, once a file is read and drawn
+    if (this.unannounced) {
+      this.unannounced = false;
+      this.dispatchEvent(new Event("load"));
+    }
   }
 }
 
