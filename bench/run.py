@@ -537,13 +537,31 @@ WEB_CONFIGS = [(8, 4), (16, 8), (32, 8), (32, 16), (64, 16), (128, 32)]
 WEB_PRIMITIVE_COUNTS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
 
 
-def primitive_svgs(primitive, photo, counts, workdir):
-    """(gzipped SVG bytes, PSNR of its picture) of primitive's triangles (-m 1) at each count."""
+# SQIP's placeholders: primitive's SVG of a few shapes under a Gaussian blur of this standard deviation,
+# in pixels of a 256 px picture (its default), and the bytes its filter adds to the SVG, gzipped.
+SQIP_BLUR, SQIP_FILTER_BYTES = 12, 80
+
+
+def sqip_psnr(picture, target):
+    """The PSNR of primitive's picture blurred as SQIP blurs it."""
+    from PIL import ImageFilter
+
+    from scalefree.plane.pictures import picture_psnr
+
+    blurred = Image.fromarray(picture).filter(ImageFilter.GaussianBlur(SQIP_BLUR * max(picture.shape[:2]) / 256))
+    return picture_psnr(np.asarray(blurred), target)
+
+
+def primitive_svgs(primitive, photo, counts, workdir, sqip=()):
+    """(gzipped SVG bytes, PSNR of its picture) of primitive's triangles (-m 1) at each count.
+
+    The counts in `sqip` are also measured blurred as SQIP shows them: (bytes, PSNR, count) in a second list.
+    """
     from scalefree.formats.images import read_image
     from scalefree.plane.pictures import picture_psnr
 
     target = read_image(photo)
-    points = []
+    points, blurred = [], []
     for count in counts:
         png, svg = (os.path.join(workdir, f"primitive_{count}.{ext}") for ext in ("png", "svg"))
         args = ["-i", photo, "-o", png, "-o", svg, "-n", str(count), "-m", "1", "-r", "256", "-s", "256", "-j", "2"]
@@ -553,7 +571,9 @@ def primitive_svgs(primitive, photo, counts, workdir):
             picture = np.asarray(Image.fromarray(picture).resize(target.shape[1::-1], Image.LANCZOS))
         with open(svg, "rb") as f:
             points.append((len(gzip.compress(f.read(), 9)), picture_psnr(picture, target)))
-    return points
+        if count in sqip:
+            blurred.append((points[-1][0] + SQIP_FILTER_BYTES, sqip_psnr(picture, target), count))
+    return points, blurred
 
 
 def at_bytes(points, size):
@@ -574,7 +594,9 @@ def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1):
     with tempfile.TemporaryDirectory() as workdir:
         for photo in photos:
             name = os.path.basename(photo)
-            theirs = primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, workdir) if primitive else []
+            theirs, sqip = (
+                primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, workdir, (8, 16)) if primitive else ([], [])
+            )
             for n, m in configs:
                 model = scalefree.fit(photo, n, "lines", m, seconds=seconds, seed=seed, progress=False)
                 data = model.to_data()
@@ -595,8 +617,58 @@ def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1):
                 print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
             for count, (size, psnr) in zip(WEB_PRIMITIVE_COUNTS, theirs):
                 rows.append([name, f"primitive, {count} triangles", f"{size:,}", f"{psnr:.2f}", "", "", ""])
+            for size, psnr, count in sqip:
+                rows.append([name, f"SQIP-style: {count} triangles, blurred", f"{size:,}", f"{psnr:.2f}", "", "", ""])
     header = ["photo", "model", "bytes (gzip -9)", "PSNR", "unrounded PSNR", "primitive at those bytes", "margin"]
     return header, rows
+
+
+def web_plot(rows, width=260, height=200):
+    """The bytes-against-PSNR table as an SVG: a panel a photo, bytes on a log axis, ours and primitive's."""
+    photos = list(dict.fromkeys(r[0] for r in rows))
+    lo, hi = np.log10(100), np.log10(20000)
+    psnrs = [float(r[3]) for r in rows]
+    bottom, top = math.floor(min(psnrs)) - 1, math.ceil(max(psnrs)) + 1
+    pad = 34
+
+    def xy(size, psnr, k):
+        x = k * (width + 10) + pad + (np.log10(size) - lo) / (hi - lo) * (width - pad - 6)
+        return x, 10 + (top - psnr) / (top - bottom) * (height - 40)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{len(photos) * (width + 10)}" height="{height}" '
+        'font-family="sans-serif" font-size="10">',
+        '<rect width="100%" height="100%" fill="white"/>',
+    ]
+    for k, photo in enumerate(photos):
+        x0, y0 = xy(10**lo, bottom, k)
+        x1, y1 = xy(10**hi, top, k)
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{y1:.1f}" width="{x1 - x0:.1f}" height="{y0 - y1:.1f}" fill="none" stroke="#999"/>'
+        )
+        parts.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{y1 + 12:.1f}" text-anchor="middle">{photo}</text>')
+        for size in (100, 300, 1000, 3000, 10000):
+            x, _ = xy(size, bottom, k)
+            label = f"{size / 1000:g}k" if size >= 1000 else str(size)
+            parts.append(f'<text x="{x:.1f}" y="{y0 + 12:.1f}" text-anchor="middle">{label}</text>')
+        for psnr in range(bottom + 1, top, 4):
+            _, y = xy(100, psnr, k)
+            parts.append(f'<text x="{x0 - 3:.1f}" y="{y + 3:.1f}" text-anchor="end">{psnr}</text>')
+        for ours, colour in ((True, "#d62728"), (False, "#1f77b4")):
+            mine = [
+                r for r in rows if r[0] == photo and (" lines / " in r[1] if ours else r[1].startswith("primitive"))
+            ]
+            points = [xy(int(r[2].replace(",", "")), float(r[3]), k) for r in mine]
+            points = sorted(points)
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{colour}"/>' for x, y in points]
+    parts.append(
+        f'<text x="{pad}" y="{height - 4}" fill="#d62728">ours: model data file (lines)</text>'
+        f'<text x="{pad + 180}" y="{height - 4}" fill="#1f77b4">primitive: SVG of triangles</text>'
+        f'<text x="{pad + 350}" y="{height - 4}">bytes gzipped (log) against PSNR (dB)</text></svg>'
+    )
+    return "\n".join(parts) + "\n"
 
 
 def bench_viewer(repeats=10):
@@ -868,16 +940,17 @@ def _main_web(args):
         "its PSNR that of the model it holds. Primitive: triangles (-m 1), its SVG gzipped, the PSNR of its "
         "picture; at our bytes, between its two nearest counts (linear in log bytes).\n",
     ]
-    parts.append(
-        table(
-            "Bytes per image against PSNR",
-            *bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs),
-        )
-    )
+    header, rows = bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs)
+    parts.append(table("Bytes per image against PSNR", header, rows))
     print(parts[-1], flush=True)
     parts.append(table("The viewer", *bench_viewer(3 if args.quick else 10)))
     print(parts[-1], flush=True)
-    _save(args.save, "-web", "\n".join(parts))
+    path = _save(args.save, "-web", "\n".join(parts))
+    if path:
+        plot = path[: -len(".md")] + ".svg"
+        with open(plot, "w") as f:
+            f.write(web_plot(rows))
+        print(f"plot: {plot}", file=sys.stderr)
     return 0
 
 
@@ -909,6 +982,8 @@ def _save(directory, suffix, report):
         with open(path, "w") as f:
             f.write(report)
         print(f"saved to {path}", file=sys.stderr)
+        return path
+    return None
 
 
 if __name__ == "__main__":
