@@ -585,8 +585,12 @@ def at_bytes(points, size):
     return None
 
 
-def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1):
-    """Bytes against PSNR: our data files (gzip -9, the viewer counted once per site) beside primitive's SVGs."""
+def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1, keep=None):
+    """Bytes against PSNR: our data files (gzip -9, the viewer counted once per site) beside primitive's SVGs.
+
+    With `keep` (a folder), each trained model is saved there and found again by a later run, which then
+    measures only the files (to compare encoders on the same models).
+    """
     import scalefree
     from scalefree.formats.modeldata import decode
 
@@ -598,7 +602,15 @@ def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1):
                 primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, workdir, (8, 16)) if primitive else ([], [])
             )
             for n, m in configs:
-                model = scalefree.fit(photo, n, "lines", m, seconds=seconds, seed=seed, progress=False)
+                stem = os.path.splitext(name)[0]
+                kept = keep and os.path.join(keep, f"{stem}_lines_{n}_{m}_{seconds:g}s_seed{seed}.pkl")
+                if kept and os.path.exists(kept):
+                    model = scalefree.load(kept)
+                else:
+                    model = scalefree.fit(photo, n, "lines", m, seconds=seconds, seed=seed, progress=False)
+                    if kept:
+                        os.makedirs(keep, exist_ok=True)
+                        model.save(kept)
                 data = model.to_data()
                 size = len(gzip.compress(data, 9))
                 psnr = decode(data).psnr(photo)
@@ -867,6 +879,7 @@ def main(argv=None):
         "and the web viewer's size and drawing time in Chromium",
     )
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
+    p.add_argument("--keep", metavar="DIR", help="for --web: keep the trained models in DIR, and reuse those there")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -940,7 +953,7 @@ def _main_web(args):
         "its PSNR that of the model it holds. Primitive: triangles (-m 1), its SVG gzipped, the PSNR of its "
         "picture; at our bytes, between its two nearest counts (linear in log bytes).\n",
     ]
-    header, rows = bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs)
+    header, rows = bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs, keep=args.keep)
     parts.append(table("Bytes per image against PSNR", header, rows))
     print(parts[-1], flush=True)
     parts.append(table("The viewer", *bench_viewer(3 if args.quick else 10)))

@@ -187,26 +187,32 @@ class Model:
         _write_text(path, text)
         return text
 
-    def to_html(self, path=None, title=None):
-        """A self-contained web page that draws the model at any size (its text); written to `path` too."""
+    def to_html(self, path=None, title=None, max_bytes=None):
+        """A self-contained web page that draws the model at any size (its text); written to `path` too.
+
+        Its model is the data file's (`to_data`, with `max_bytes` as there).
+        """
         from .formats.page import page
 
         self._needs_partition("page")
-        text, _ = page(self, about=self.description(), title=title or self.description())
+        about = self.description()
+        text, _ = page(self, about, title or about, photo=self._photo(), max_bytes=max_bytes)
         _write_text(path, text)
         return text
 
-    def to_data(self, path=None):
+    def to_data(self, path=None, max_bytes=None):
         """The model as a data file (.sfm, a few hundred bytes to a few kB) for the web viewer; written to `path` too.
 
-        Its dividers and weights are rounded (formats.modeldata); `scalefree.load`
-        reads the file back as the model it holds.
+        Its dividers and weights are rounded (formats.modeldata): for a model
+        with its photo, at the precision that draws it best for its bytes, or
+        the best within `max_bytes`. `scalefree.load` reads the file back as
+        the model it holds.
         """
         from .formats.atomic import write_bytes
         from .formats.modeldata import model_data
 
         self._needs_partition("model data")
-        data, _ = model_data(self)
+        data, _ = model_data(self, photo=self._photo(), max_bytes=max_bytes)
         if path is not None:
             write_bytes(path, data)
         return data
@@ -226,6 +232,9 @@ class Model:
         if self.training is not None:
             about += f", cycle {self.training.cycle}, learnt from {self.training.image_name}"
         return about
+
+    def _photo(self):
+        return None if self.training is None else self.training.image
 
     def _needs_partition(self, what):
         if not self.has_partition:

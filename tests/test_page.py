@@ -123,7 +123,8 @@ def test_command_line_writes_the_page_and_says_what_it_costs(trained_models, tmp
     )
     assert match and match.group(5) == str(out), said
     assert float(match.group(1)) == pytest.approx(len(out.read_bytes()) / 1e3, abs=0.06)
-    assert abs(float(match.group(4))) < 0.2  # on a 40 px photo, edges a sixteenth of a pixel off move a few pixels
+    # The precision is chosen for bytes against PSNR (modeldata.DB_PER_DOUBLING): a small cost, never a large one.
+    assert -0.05 < float(match.group(4)) < 0.5
     shot = screenshot(out, 80, 80, "#x=2")
     code = main(["-j", "-m", str(trained_models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
     assert code == 0

@@ -314,3 +314,39 @@ def test_the_page_is_its_data_file_and_the_minified_viewer():
     viewer = gzip.compress(viewer_path(minified=True).read_bytes(), 9)
     # The data travels as base64 (4/3 of its bytes, which gzip mostly cannot undo) beside the viewer.
     assert len(gzip.compress(html.encode(), 9)) < len(viewer) + 4 / 3 * len(data) + 600
+
+
+def test_a_byte_budget_gets_the_precision_that_draws_the_photo_best_within_it(trained_models):
+    from scalefree.formats.modeldata import PRECISIONS
+
+    model = scalefree.load(trained_models["circular"])
+    photo = model.training.image
+    candidates = [model_data(model, precision=p) for p in PRECISIONS]
+    sizes = sorted({len(data) for data, _ in candidates})
+    for budget in (sizes[0], sizes[len(sizes) // 2], sizes[-1]):
+        data = model.to_data(max_bytes=budget)
+        assert len(data) <= budget
+        best = max(held.psnr(photo) for d, held in candidates if len(d) <= budget)
+        assert decode(data).psnr(photo) == pytest.approx(best, abs=1e-9)
+    with pytest.raises(ModelDataError, match=f"at least {sizes[0]:,} bytes"):
+        model.to_data(max_bytes=sizes[0] - 1)
+    # Without a budget: the precision best for its bytes, at DB_PER_DOUBLING dB per doubling of them.
+    from scalefree.formats.modeldata import DB_PER_DOUBLING
+
+    chosen = decode(model.to_data()).psnr(photo) - DB_PER_DOUBLING * np.log2(len(model.to_data()))
+    assert chosen >= max(held.psnr(photo) - DB_PER_DOUBLING * np.log2(len(d)) for d, held in candidates) - 1e-9
+
+
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["-j", "--max_bytes", "500"], "budget of --model_data or --html"),
+        (["-j", "--model_data", "x.sfm", "--max_bytes", "0"], "a positive number of bytes"),
+        (["-j", "--model_data", "x.sfm", "--max_bytes", "20"], "takes at least"),
+    ],
+)
+def test_bad_budgets_are_one_line_errors(trained_models, tmp_path, capsys, args, pattern):
+    argv = ["-m", str(trained_models["linear"])] + [str(tmp_path / a) if a.startswith("x.") else a for a in args]
+    assert main(argv) != 0
+    assert pattern in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not list(tmp_path.iterdir())

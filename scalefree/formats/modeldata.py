@@ -20,8 +20,10 @@ A position (a line's offset from the plane's origin, a circle's centre) is
 q * step - reach with step = 2 reach / (2^bits - 1), a radius q * step / 2,
 an angle q * 2 pi / 2^(bits + 2). The step is a sixteenth of a frame pixel by
 default, so an edge sits within a quarter of a pixel of its place even at
--x 4. W1 is rounded as page.quantised rounds it, at the fewest bits that keep
-the colours within FIDELITY dB of the exact model's.
+-x 4. W1 is rounded as `quantised` rounds it, at the bits that give the most
+PSNR against the photo for the bytes (or within a byte budget, the best),
+or without the photo, the fewest that keep the colours within FIDELITY dB
+of the exact model's.
 
 `decode` checks all it reads (sizes, counts, what the stream inflates to,
 finite numbers) and raises ModelDataError with one line; the viewer makes
@@ -51,8 +53,14 @@ MAX_BYTES = 1 << 20  # the file, and what its stream inflates to
 # An edge is placed to this share of a frame pixel.
 EDGE_STEP = 1 / 16
 # (bits of W1, bytes of the other colour numbers) tried, cheapest first.
-PRECISIONS = tuple((bits, floats) for bits in (5, 6, 7, 8, 10, 12) for floats in (2, 4))
-FIDELITY = 42.0  # dB: the file's colours against the exact ones, over the frame, and over the view -b 3 shows
+PRECISIONS = tuple((bits, floats) for bits in (4, 5, 6, 7, 8, 10, 12) for floats in (2, 4))
+# With the photo, the precision that draws it best for its bytes, at this exchange rate: doubling the
+# bytes of a model data file (by twice the dividers, or the colour units too) gains about 1.5 to 2.5 dB,
+# doubling primitive's triangles 1.2 to 1.6 (bench --web). Pictures of about CHECK_PIXELS pixels.
+DB_PER_DOUBLING = 1.5
+CHECK_PIXELS = 1 << 17
+# Without: how close the colours must stay to the exact ones, in the frame and in the view -b 3 shows.
+FIDELITY = 42.0
 # The rounding is fitted and checked on a grid over the frame and one as large over the view 4x as wide.
 FIT_PIXELS = 1 << 15
 
@@ -68,14 +76,17 @@ def fit_points(size):
     return np.concatenate([grid(*pixel_axes(height, width, fit, border)) for border in (0, 3)])
 
 
-def model_data(model, precision=None, edge_step=EDGE_STEP):
+def model_data(model, precision=None, edge_step=EDGE_STEP, photo=None, max_bytes=None):
     """(the model as .sfm bytes, the model those bytes hold).
 
-    `precision` is (bits of W1, bytes of the other colour numbers); without
-    it, the cheapest of PRECISIONS whose colours stay within FIDELITY dB of
-    the exact model's at the same dividers.
+    `precision` is (bits of W1, bytes of the other colour numbers). Without
+    it: given the `photo` (as the model's training state holds it), the one
+    of PRECISIONS whose PSNR against the photo less DB_PER_DOUBLING per
+    doubling of its bytes is highest, or with `max_bytes` the best PSNR within
+    that many bytes; without a photo, the cheapest whose colours stay within
+    FIDELITY dB of the exact model's, in the frame and beyond it.
     """
-    from ..plane.pictures import picture_psnr
+    from ..plane.pictures import downscale, picture_psnr
 
     if not model.has_partition:
         raise ValueError("a relu model has no dividers to write as model data; render it as a PNG instead")
@@ -83,15 +94,40 @@ def model_data(model, precision=None, edge_step=EDGE_STEP):
     points = fit_points(model.size)
     signs = decode(head + b"\5\2" + zlib.compress(packed + _zero_colours(model), wbits=-15)).sides(points)
     layers = model.colour_layers
-    exact = layers.paint(layers.hidden(signs))
-    # The frame is checked on its own: beyond it errors may be larger, and would hide the frame's.
-    frame = np.arange(len(points)) < len(points) // 2
-    for bits, floats in [precision] if precision else PRECISIONS:
+
+    def encoded(bits, floats):
         q, scale, drawn = quantised(layers.arrays, signs, (1 << (bits - 1)) - 1)
         rest = np.concatenate([scale, drawn[1], np.ravel(drawn[2]), drawn[3]]).astype(f"<f{floats}")
         body = packed + q.astype("<i1" if bits <= 8 else "<i2").tobytes() + rest.tobytes()
         data = head + struct.pack("<BB", bits, floats) + zlib.compress(body, 9, wbits=-15)
-        held = decode(data).replace(sharpness=model.sharpness)
+        return data, decode(data).replace(sharpness=model.sharpness)
+
+    if precision:
+        return encoded(*precision)
+    if photo is not None or max_bytes is not None:
+        if photo is None:
+            raise ValueError("a byte budget needs the photo, to choose the precision that draws it best")
+        photo = downscale(photo, max(1.0, (photo.shape[0] * photo.shape[1] / CHECK_PIXELS) ** 0.5))
+        scored = []
+        for bits, floats in PRECISIONS:
+            data, held = encoded(bits, floats)
+            scored.append((len(data), picture_psnr(held.render(size=photo.shape[:2]), photo), data, held))
+        if max_bytes is not None:
+            within = [s for s in scored if s[0] <= max_bytes]
+            if not within:
+                smallest = min(s[0] for s in scored)
+                raise ModelDataError(
+                    f"the model data of this model takes at least {smallest:,} bytes, more than {max_bytes:,}: "
+                    "train fewer dividers or colour units"
+                )
+            return max(within, key=lambda s: (s[1], -s[0]))[2:]
+        # Bytes and PSNR at the exchange rate of the curves of models of more dividers.
+        return max(scored, key=lambda s: s[1] - DB_PER_DOUBLING * np.log2(s[0]))[2:]
+    exact = layers.paint(layers.hidden(signs))
+    # The frame is checked on its own: beyond it errors may be larger, and would hide the frame's.
+    frame = np.arange(len(points)) < len(points) // 2
+    for bits, floats in PRECISIONS:
+        data, held = encoded(bits, floats)
         colours = held.colour_layers.paint(held.colour_layers.hidden(signs))
         if min(picture_psnr(colours[part], exact[part]) for part in (frame, ~frame)) >= FIDELITY:
             break

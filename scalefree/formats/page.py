@@ -27,9 +27,12 @@ def _minified(source):
     return "\n".join(line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("//"))
 
 
-def page(model, about="", title="scalefree"):
-    """The page's HTML text, and the model it draws (its data file's), to measure what rounding costs."""
-    data, drawn = model_data(model)
+def page(model, about="", title="scalefree", photo=None, max_bytes=None):
+    """The page's HTML text, and the model it draws (its data file's), to measure what rounding costs.
+
+    `photo` and `max_bytes` choose the data file's precision (modeldata.model_data).
+    """
+    data, drawn = model_data(model, photo=photo, max_bytes=max_bytes)
     template = resources.files("scalefree").joinpath("data/viewer.html").read_text("utf-8")
     fields = {
         "@TITLE@": xml_text(title),
