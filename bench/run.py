@@ -565,7 +565,8 @@ def primitive_svgs(primitive, photo, counts, workdir, sqip=()):
     for count in counts:
         png, svg = (os.path.join(workdir, f"primitive_{count}.{ext}") for ext in ("png", "svg"))
         args = ["-i", photo, "-o", png, "-o", svg, "-n", str(count), "-m", "1", "-r", "256", "-s", "256", "-j", "2"]
-        subprocess.run([primitive, *args], check=True, capture_output=True)
+        if not (os.path.exists(png) and os.path.exists(svg)):  # kept from an earlier run (bench_web's keep)
+            subprocess.run([primitive, *args], check=True, capture_output=True)
         picture = read_image(png)
         if picture.shape != target.shape:
             picture = np.asarray(Image.fromarray(picture).resize(target.shape[1::-1], Image.LANCZOS))
@@ -598,8 +599,10 @@ def bench_web(photos, primitive, seconds, configs=WEB_CONFIGS, seed=1, keep=None
     with tempfile.TemporaryDirectory() as workdir:
         for photo in photos:
             name = os.path.basename(photo)
+            shapes = os.path.join(keep, f"primitive_{name}") if keep else os.path.join(workdir, name)
+            os.makedirs(shapes, exist_ok=True)
             theirs, sqip = (
-                primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, workdir, (8, 16)) if primitive else ([], [])
+                primitive_svgs(primitive, photo, WEB_PRIMITIVE_COUNTS, shapes, (8, 16)) if primitive else ([], [])
             )
             for n, m in configs:
                 stem = os.path.splitext(name)[0]

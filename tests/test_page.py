@@ -80,7 +80,7 @@ def test_rounding_the_colour_weights_keeps_the_colours(tmp_path):
 
 
 def weight_bits(data):
-    return data[11 + 3 * data[10] + 5]
+    return data[11 + 3 * data[10] + 5] & 127
 
 
 def test_weights_that_need_more_bits_get_them_and_are_drawn_right(tmp_path):
@@ -129,9 +129,10 @@ def test_command_line_writes_the_page_and_says_what_it_costs(trained_models, tmp
     code = main(["-j", "-m", str(trained_models["circular"]), "--hard", "-x", "2", "-o", str(tmp_path / "hard.png")])
     assert code == 0
     hard = np.asarray(Image.open(tmp_path / "hard.png"))
-    assert agreement(shot, hard)[1] < 0.01  # edges within a pixel of the exact model's
+    assert agreement(shot, hard)[0] > 20  # the exact model, its colours rounded for the bytes
     # Exactly what the page holds: the model its data file gives back.
-    _, held = model_data(scalefree.load(trained_models["circular"]))
+    stored = scalefree.load(trained_models["circular"])
+    _, held = model_data(stored, photo=stored.training.image)
     psnr_db, off = agreement(shot, held.render(2))
     assert psnr_db >= 40 and off < 0.01
 

@@ -37,15 +37,22 @@ def mixed_model(seed=3, size=(H, W)):
 
 MODELS = {
     "lines": lambda: random_model("linear", 40, seed=5, size=(H, W)),
+    "lines, W1 as bytes": lambda: random_model("linear", 40, seed=8, size=(H, W)),
     "circles": lambda: random_model("circular", 24, seed=6, size=(H, W)),
     "mixed": mixed_model,
 }
 
 
+def data_of(name, model):
+    """A model's data file, its W1 forced to bytes for the model named so (the encoder picks the smaller)."""
+    return model_data(model, precision=(8, 4, False)) if "bytes" in name else model_data(model)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_the_file_holds_the_model_to_a_fraction_of_a_pixel_and_its_colours_to_fidelity(name):
     model = MODELS[name]()
-    data, held = model_data(model)
+    data, held = data_of(name, model)
+    assert bool(data[11 + 3 * data[10] + 5] & 128) != ("bytes" in name)
     assert data[:4] == MAGIC
     again = decode(data)
     np.testing.assert_array_equal(again.render(2), held.render(2))
@@ -88,14 +95,16 @@ def corrupted(data):
     yield "stream too long", data[:header_end] + zlib.compress(body + bytes(5), wbits=-15)
     yield "zip bomb", data[:header_end] + bomb
     yield "trailing bytes", data + b"junk"
-    yield (
-        "weight out of range",
-        data[:header_end]
-        + zlib.compress(
-            body[: len(body) - n * m - 2 * (5 * m + 3)] + b"\x7f" * (n * m) + body[len(body) - 2 * (5 * m + 3) :],
-            wbits=-15,
-        ),
-    )
+    rest = data[header_end - 1] * (5 * m + 3)  # bytes of the colour numbers after W1
+    if data[header_end - 2] & 128:  # packed: with every bit of the stream set, each weight is L + 1
+        yield (
+            "weight out of range",
+            data[:header_end] + zlib.compress(b"\xff" * (len(body) - rest) + body[-rest:], wbits=-15),
+        )
+    else:
+        start = len(body) - rest - n * m
+        broken = body[:start] + b"\x7f" * (n * m) + body[-rest:]
+        yield "weight out of range", data[:header_end] + zlib.compress(broken, wbits=-15)
     yield "infinite colour", data[:header_end] + zlib.compress(body[:-2] + b"\x00\x7c", wbits=-15)
     yield "over a megabyte", data + bytes(1 << 20)
 
@@ -159,7 +168,7 @@ def site(folder, body, script=""):
 @pytest.mark.parametrize("name", MODELS)
 def test_the_element_draws_the_file_as_the_hard_render_at_its_own_size_and_at_a_scale(name, tmp_path):
     model = MODELS[name]()
-    data, held = model_data(model)
+    data, held = data_of(name, model)
     (tmp_path / "m.sfm").write_bytes(data)
     # One element at the photo's size (the default), one at -x 2 -b 0.5 below it.
     site(

@@ -51,7 +51,9 @@ export async function decode(buffer) {
   const at = 11 + 3 * count, groups = [];
   check(bytes.length >= at + 7, "header cut short");
   check(u8(4) === 1, "version " + u8(4) + " is not 1");
-  const h = u16(5), w = u16(7), m = u8(9), bits = u8(at), reach = v.getFloat32(at + 1, true), wide = u8(at + 5) > 8;
+  const h = u16(5), w = u16(7), m = u8(9), bits = u8(at), reach = v.getFloat32(at + 1, true);
+  // The weights: their bits, + 128 when packed in the stream after the dividers (else bytes after it).
+  const packed = u8(at + 5) & 128, weightBits = u8(at + 5) & 127, wide = !packed && weightBits > 8;
   let n = 0, geometry = 0;
   for (let g = 11; g < at; g += 3) {
     groups.push([u8(g), u16(g + 1)]);
@@ -61,12 +63,12 @@ export async function decode(buffer) {
   }
   check(h && w && m && n, "a size or count is 0");
   check(n <= MAX_DIVIDERS && n * m <= MAX_WEIGHTS, `too large: ${n} dividers, ${m} colour units`);
-  const floats = u8(at + 6), limit = 2 ** (u8(at + 5) - 1) - 1;
+  const floats = u8(at + 6), limit = 2 ** (weightBits - 1) - 1;
   check(bits >= 8 && bits <= 24 && limit > 0 && limit < 2 ** 15 && (floats === 2 || floats === 4), "bad precision");
   check(reach > 0 && reach <= 1e6, "bad reach");
-  geometry = Math.ceil(geometry / 8);
-  const body = await inflate(bytes.subarray(at + 7), geometry + n * m * (wide ? 2 : 1) + floats * (5 * m + 3));
-  const tail = new DataView(body.buffer, geometry);
+  const stream = Math.ceil((geometry + (packed ? n * m * weightBits : 0)) / 8), weights = packed ? 0 : n * m * (wide ? 2 : 1);
+  const body = await inflate(bytes.subarray(at + 7), stream + weights + floats * (5 * m + 3));
+  const tail = new DataView(body.buffer, stream);
   let bit = 0;
   const read = (k) => {  // k bits, most significant first
     let value = 0;
@@ -88,11 +90,11 @@ export async function decode(buffer) {
       }
     }
   }
-  const base = n * m * (wide ? 2 : 1), F = new Float64Array(5 * m + 3).map((_, k) =>
-    floats === 4 ? tail.getFloat32(base + 4 * k, true) : half(tail.getUint16(base + 2 * k, true)));
+  const F = new Float64Array(5 * m + 3).map((_, k) =>
+    floats === 4 ? tail.getFloat32(weights + 4 * k, true) : half(tail.getUint16(weights + 2 * k, true)));
   check(F.every(Number.isFinite), "colour not finite");
   const W1 = new Float64Array(n * m).map((_, k) => {
-    const q = wide ? tail.getInt16(2 * k, true) : tail.getInt8(k);
+    const q = packed ? read(weightBits) - limit : wide ? tail.getInt16(2 * k, true) : tail.getInt8(k);
     check(Math.abs(q) <= limit, "weight out of range");
     return q * F[k % m];
   });

@@ -5,16 +5,21 @@ deflate stream.
 
     "SFIM"  version (u8, 1)  height (u16)  width (u16)  M (u8: colour units)
     groups (u8), then a group each: kind (u8: 1 lines, 2 circles)  count (u16)
-    divider bits (u8)  reach (f32)  weight bits (u8)  float bytes (u8: 2 or 4)
+    divider bits (u8)  reach (f32)  weights (u8: their bits, + 128 when packed)  float bytes (u8: 2 or 4)
     deflate(
       the dividers, group by group, as unsigned integers packed most
-      significant bit first, padded to a whole byte: a line as (angle:
-      divider bits + 2, offset: divider bits), a circle as (x, y, radius:
-      divider bits each);
-      W1 (N x M, row by row) as integers in [-L, L], L = 2^(weight bits - 1) - 1,
-      one byte each (two, little-endian, above 8 bits);
+      significant bit first: a line as (angle: divider bits + 2, offset:
+      divider bits), a circle as (x, y, radius: divider bits each);
+      when packed, W1 (N x M, row by row) as integers q + L in the same
+      stream, at the weights' bits each, q in [-L, L], L = 2^(bits - 1) - 1;
+      the stream padded to a whole byte;
+      when not packed, W1 as q, one byte each (two, little-endian, above 8 bits);
       the scales of W1's M columns, b1 (M), W2 (M x 3), b2 (3), as float16 or float32
     )
+
+Packed weights take their bits exactly; bytes let deflate code the common
+small values shortly, which pays for large models only: the encoder writes
+whichever is smaller.
 
 A position (a line's offset from the plane's origin, a circle's centre) is
 q * step - reach with step = 2 reach / (2^bits - 1), a radius q * step / 2,
@@ -42,6 +47,7 @@ from ..shapes.circles import Circles
 from ..shapes.lines import Lines
 
 MAGIC = b"SFIM"
+PACKED = 128  # added to the weights' bits: packed in the stream
 VERSION = 1
 EXTENSION = ".sfm"
 LINES, CIRCLES = 1, 2
@@ -79,7 +85,8 @@ def fit_points(size):
 def model_data(model, precision=None, edge_step=EDGE_STEP, photo=None, max_bytes=None):
     """(the model as .sfm bytes, the model those bytes hold).
 
-    `precision` is (bits of W1, bytes of the other colour numbers). Without
+    `precision` is (bits of W1, bytes of the other colour numbers), and
+    whether W1 is packed (without, the smaller of packed and not). Without
     it: given the `photo` (as the model's training state holds it), the one
     of PRECISIONS whose PSNR against the photo less DB_PER_DOUBLING per
     doubling of its bytes is highest, or with `max_bytes` the best PSNR within
@@ -90,20 +97,30 @@ def model_data(model, precision=None, edge_step=EDGE_STEP, photo=None, max_bytes
 
     if not model.has_partition:
         raise ValueError("a relu model has no dividers to write as model data; render it as a PNG instead")
-    head, packed = _dividers(model, edge_step)
+    head, stream = _dividers(model, edge_step)
     points = fit_points(model.size)
-    signs = decode(head + b"\5\2" + zlib.compress(packed + _zero_colours(model), wbits=-15)).sides(points)
+    empty = np.packbits(stream).tobytes() + _zero_colours(model)
+    signs = decode(head + b"\5\2" + zlib.compress(empty, wbits=-15)).sides(points)
     layers = model.colour_layers
 
-    def encoded(bits, floats):
-        q, scale, drawn = quantised(layers.arrays, signs, (1 << (bits - 1)) - 1)
-        rest = np.concatenate([scale, drawn[1], np.ravel(drawn[2]), drawn[3]]).astype(f"<f{floats}")
-        body = packed + q.astype("<i1" if bits <= 8 else "<i2").tobytes() + rest.tobytes()
-        data = head + struct.pack("<BB", bits, floats) + zlib.compress(body, 9, wbits=-15)
+    def encoded(bits, floats, codings=(False, True)):
+        levels = (1 << (bits - 1)) - 1
+        q, scale, drawn = quantised(layers.arrays, signs, levels)
+        rest = np.concatenate([scale, drawn[1], np.ravel(drawn[2]), drawn[3]]).astype(f"<f{floats}").tobytes()
+        as_bytes = np.packbits(stream).tobytes() + q.astype("<i1" if bits <= 8 else "<i2").tobytes()
+        packed = np.packbits(np.concatenate([stream, _bits([q.ravel() + levels], [bits])])).tobytes()
+        data = min(
+            (
+                head + struct.pack("<BB", code, floats) + zlib.compress(body + rest, 9, wbits=-15)
+                for code, body in ((bits, as_bytes), (bits + PACKED, packed))
+                if (code > PACKED) in codings
+            ),
+            key=len,
+        )
         return data, decode(data).replace(sharpness=model.sharpness)
 
     if precision:
-        return encoded(*precision)
+        return encoded(*precision[:2], precision[2:] or (False, True))
     if photo is not None or max_bytes is not None:
         if photo is None:
             raise ValueError("a byte budget needs the photo, to choose the precision that draws it best")
@@ -171,7 +188,7 @@ def _zero_colours(model):
 
 
 def _dividers(model, edge_step):
-    """(the header up to the weight bits, the dividers as packed integers)."""
+    """(the header up to the weights' byte, the dividers' bits)."""
     height, width = model.size
     groups = model.dividers
     if not 0 < len(groups) < 256 or not 0 < model.n_colour_units < 256:
@@ -202,7 +219,7 @@ def _dividers(model, edge_step):
             radius = np.clip(np.round(np.exp(t[:, 2]) / (step / 2)), 1, top)
             bits_of_groups.append(_bits([xy[:, 0], xy[:, 1], radius], [bits] * 3))
     head += struct.pack("<Bf", bits, reach)
-    return head, np.packbits(np.concatenate(bits_of_groups)).tobytes()
+    return head, np.concatenate(bits_of_groups)
 
 
 def _bits(columns, widths):
@@ -228,6 +245,8 @@ def decode(data):
         raise ModelDataError("the header is cut short")
     groups = [struct.unpack_from("<BH", data, 11 + 3 * i) for i in range(count)]
     bits, reach, weight_bits, floats = struct.unpack_from("<BfBB", data, 11 + 3 * count)
+    packed = weight_bits >= PACKED
+    weight_bits -= PACKED * packed
     n = sum(c for _, c in groups)
     if not (height and width and m and count):
         raise ModelDataError("a size, the colour units or the groups are zero")
@@ -240,8 +259,12 @@ def decode(data):
     if not (np.isfinite(reach) and 0 < reach <= 1e6):
         raise ModelDataError("the reach is not a positive number")
     row_bits = [2 * bits + 2 if kind == LINES else 3 * bits for kind, _ in groups]
-    geometry = (sum(b * c for b, (_, c) in zip(row_bits, groups)) + 7) // 8
-    expected = geometry + n * m * (1 if weight_bits <= 8 else 2) + floats * (5 * m + 3)
+    divider_bits = sum(b * c for b, (_, c) in zip(row_bits, groups))
+    if packed:
+        stream, weights = (divider_bits + n * m * weight_bits + 7) // 8, 0
+    else:
+        stream, weights = (divider_bits + 7) // 8, n * m * (1 if weight_bits <= 8 else 2)
+    expected = stream + weights + floats * (5 * m + 3)
     inflater = zlib.decompressobj(wbits=-15)
     try:
         body = inflater.decompress(data[end:], expected + 1)
@@ -251,7 +274,7 @@ def decode(data):
         raise ModelDataError("bytes follow the end of its stream")
     if len(body) != expected or not inflater.eof:
         raise ModelDataError(f"its stream holds {'more' if len(body) > expected else 'less'} than its header says")
-    bitstream = np.unpackbits(np.frombuffer(body[:geometry], np.uint8)).astype(np.int64)
+    bitstream = np.unpackbits(np.frombuffer(body[:stream], np.uint8)).astype(np.int64)
     step = 2 * float(reach) / ((1 << bits) - 1)
     dividers, at = [], 0
     for kind, c in groups:
@@ -268,7 +291,10 @@ def decode(data):
             centers = values[:, :2] * step - reach
             dividers.append(Circles(centers.astype(np.float32), np.log(values[:, 2] * step / 2).astype(np.float32)))
     limit = (1 << (weight_bits - 1)) - 1
-    q = np.frombuffer(body, "<i1" if weight_bits <= 8 else "<i2", n * m, geometry).astype(np.float64)
+    if packed:
+        q = _unpack(bitstream, at, n * m, [weight_bits])[0][:, 0].astype(np.float64) - limit
+    else:
+        q = np.frombuffer(body, "<i1" if weight_bits <= 8 else "<i2", n * m, stream).astype(np.float64)
     if np.abs(q).max(initial=0) > limit:
         raise ModelDataError(f"a weight outside [-{limit}, {limit}]")
     rest = np.frombuffer(body, f"<f{floats}", 5 * m + 3, len(body) - floats * (5 * m + 3)).astype(np.float64)
