@@ -24,9 +24,9 @@ DEFAULT_SECONDS = 60.0
 
 def fit(
     image,
-    dividers=128,
+    dividers=None,
     shape="lines",
-    colours=32,
+    colours=None,
     *,
     seconds=None,
     cycles=None,
@@ -44,7 +44,9 @@ def fit(
     `fit` or `load`, to train further (its shape and sizes are its own).
     `dividers` (N) lines or circles (`shape`: "lines" or "circles", or the
     command line's "linear" and "circular"; "relu" for the smooth baseline)
-    and `colours` (M) colour units. Training stops after `seconds`, after
+    and `colours` (M) colour units: 128 and 32, or with `max_bytes=B` as
+    many as fit a model data file of B bytes (`to_data` then keeps within
+    it). Training stops after `seconds`, after
     `cycles` cycles or at `target_psnr` dB, whichever comes first (60 s
     when none is given); a cycle is `epochs_per_cycle` passes over the
     pixels. `on_cycle(result)` is called after every cycle with what the
@@ -78,7 +80,8 @@ def fit(
             raise ValueError("fit can go on training only a model that holds its photo (from fit or load)")
         run = Run.open(run_options, typed, model=image, checkpoint_path=checkpoint)
     else:
-        typed.update(type=shape, n_dividers=dividers, n_hidden=colours)
+        typed.update(type=shape)
+        typed.update({k: v for k, v in (("n_dividers", dividers), ("n_hidden", colours)) if v is not None})
         picture = as_rgb(image)
         name = os.path.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else "image.png"
         run = Run.open(run_options, typed, image=picture, image_name=name, checkpoint_path=checkpoint)

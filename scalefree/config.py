@@ -103,6 +103,14 @@ class Config:
         128, "-d", group=WHAT, metavar="N", help="number of divider units (lines or circles), the first layer"
     )
     n_hidden: int = option(32, "-n", group=WHAT, metavar="M", help="number of ReLU colour units, the second layer")
+    max_bytes: int | None = option(
+        None,
+        group=WHAT,
+        metavar="BYTES",
+        help="a budget for the model data file (.sfm, what the web viewer draws): a new run not given -d "
+        "or -n chooses them to fit it and writes the file beside its checkpoint; --model_data and --html "
+        "keep within it, at the precision that draws the photo best",
+    )
     downscale: float | None = option(
         None,
         "-p",
@@ -213,6 +221,7 @@ class Config:
             "downscale",
             "pixel_budget",
             "disp_mult",
+            "max_bytes",
         )
         for name in positive:
             if getattr(self, name) is not None and not getattr(self, name) > 0:

@@ -196,7 +196,7 @@ class Model:
 
         self._needs_partition("page")
         about = self.description()
-        text, _ = page(self, about, title or about, photo=self._photo(), max_bytes=max_bytes)
+        text, _ = page(self, about, title or about, photo=self._photo(), max_bytes=self._budget(max_bytes))
         _write_text(path, text)
         return text
 
@@ -205,14 +205,14 @@ class Model:
 
         Its dividers and weights are rounded (formats.modeldata): for a model
         with its photo, at the precision that draws it best for its bytes, or
-        the best within `max_bytes`. `scalefree.load` reads the file back as
+        the best within `max_bytes` (by default, the budget it was trained for). `scalefree.load` reads the file back as
         the model it holds.
         """
         from .formats.atomic import write_bytes
         from .formats.modeldata import model_data
 
         self._needs_partition("model data")
-        data, _ = model_data(self, photo=self._photo(), max_bytes=max_bytes)
+        data, _ = model_data(self, photo=self._photo(), max_bytes=self._budget(max_bytes))
         if path is not None:
             write_bytes(path, data)
         return data
@@ -235,6 +235,12 @@ class Model:
 
     def _photo(self):
         return None if self.training is None else self.training.image
+
+    def _budget(self, max_bytes):
+        # The one given, else the one the model was trained for (fit's max_bytes, the command line's --max_bytes).
+        if max_bytes is not None or self.training is None:
+            return max_bytes
+        return self.training.config.max_bytes
 
     def _needs_partition(self, what):
         if not self.has_partition:

@@ -1,6 +1,7 @@
 """The model data file (.sfm) and the web viewer that draws it, <scalefree-image>: in Chromium, as a site serves it."""
 
 import gzip
+import re
 import shutil
 import struct
 import subprocess
@@ -349,8 +350,7 @@ def test_a_byte_budget_gets_the_precision_that_draws_the_photo_best_within_it(tr
 @pytest.mark.parametrize(
     "args, pattern",
     [
-        (["-j", "--max_bytes", "500"], "budget of --model_data or --html"),
-        (["-j", "--model_data", "x.sfm", "--max_bytes", "0"], "a positive number of bytes"),
+        (["-j", "--model_data", "x.sfm", "--max_bytes", "0"], "--max_bytes must be greater than 0"),
         (["-j", "--model_data", "x.sfm", "--max_bytes", "20"], "takes at least"),
     ],
 )
@@ -359,3 +359,36 @@ def test_bad_budgets_are_one_line_errors(trained_models, tmp_path, capsys, args,
     assert main(argv) != 0
     assert pattern in capsys.readouterr().err.strip().splitlines()[-1]
     assert not list(tmp_path.iterdir())
+
+
+def test_a_run_with_a_byte_budget_chooses_its_shape_says_so_and_writes_a_file_within_it(tmp_path, capsys):
+    from conftest import discs_image
+    from PIL import Image
+
+    photo = tmp_path / "discs.png"
+    Image.fromarray(discs_image(64)).save(photo)
+    args = ["-i", str(photo), "-c", "1", "--seed", "0", "--no_display", "--output_dir", str(tmp_path)]
+    assert main([*args, "--max_bytes", "300"]) == 0
+    said = capsys.readouterr().out
+    chosen = re.search(r"for model data of at most 300 bytes: (\d+) lines and (\d+) colour units", said)
+    assert chosen, said
+    n, m = int(chosen.group(1)), int(chosen.group(2))
+    assert 8 <= n <= 32 and m == max(4, round(n / 4))
+    (data,) = tmp_path.glob("*.sfm")
+    assert len(data.read_bytes()) <= 300 and str(data) in said
+    model = scalefree.load(data)
+    assert model.n_dividers == n and model.n_colour_units == m
+    # A shape given with it must fit; a budget below any model is refused.
+    assert main([*args, "-d", "64", "--max_bytes", "300", "--overwrite"]) != 0
+    assert "more than --max_bytes 300" in capsys.readouterr().err
+    assert main([*args, "--max_bytes", "20", "--overwrite"]) != 0
+    assert "less than the smallest model data" in capsys.readouterr().err
+
+
+def test_fit_with_a_byte_budget_returns_a_model_whose_data_keeps_to_it():
+    from conftest import discs_image
+
+    model = scalefree.fit(discs_image(48), max_bytes=250, cycles=1, seed=0, progress=False)
+    assert model.n_dividers > 4 and model.n_colour_units >= 4
+    assert len(model.to_data()) <= 250
+    assert len(model.to_html()) > 0 and len(model.to_data(max_bytes=10**6)) >= len(model.to_data())

@@ -54,6 +54,8 @@ def learn(options, config_typed=None, command="scalefree"):
         from ..run.exports import render_image
 
         return render_image(run, log)
+    if run.budget_note:
+        log(run.budget_note)
     app = None if options.no_display or not run.is_chief else app_or_none(log)
     outcome = train(run, log, app)
     if not run.is_chief:
@@ -61,6 +63,11 @@ def learn(options, config_typed=None, command="scalefree"):
         return 0
     model = quoted(run.checkpoint_path)
     log(f"{outcome.reason} after {outcome.elapsed:.1f} s; model saved to {model}")
+    if run.config.max_bytes is not None and run.config.kind.partitions:
+        from ..formats import paths
+        from ..run.exports import export_model_data
+
+        export_model_data(run, outcome.trained.model(), paths.data_path(run.checkpoint_path), log)
     if run.frames_dir:
         log(f"{plural(outcome.trained.frames_written, 'frame')} written to {quoted(run.frames_dir)}")
     mult = "" if max(run.photo_size) > 1024 else " -x 4"

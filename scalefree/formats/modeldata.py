@@ -151,6 +151,42 @@ def model_data(model, precision=None, edge_step=EDGE_STEP, photo=None, max_bytes
     return data, held
 
 
+# A typical precision, for sizing a model before it is trained: W1's bits (packed) and the edges' step.
+TYPICAL_WEIGHT_BITS = 5
+
+
+def estimated_bytes(kind, n, m, size, weight_bits=TYPICAL_WEIGHT_BITS):
+    """About how many bytes the model data of n dividers of `kind` ("linear" or "circular") and m colour
+    units takes, for a frame of `size` (height, width), with W1 packed at `weight_bits` and float16."""
+    pitch = 2.0 / max(size)
+    bits = int(np.clip(np.ceil(np.log2(2 * 1.5 / (EDGE_STEP * pitch) + 1)), 8, 24))
+    per_divider = 2 * bits + 2 if kind == "linear" else 3 * bits
+    # The header, deflate's few bytes of framing, the bit stream, the float16 numbers.
+    return 21 + 5 + (n * per_divider + n * m * weight_bits + 7) // 8 + 2 * (5 * m + 3)
+
+
+def shape_for_budget(max_bytes, kind, size, n=None, m=None):
+    """(N, M) whose model data fits `max_bytes`: the most dividers with a colour unit for every four of
+    them (4 at least), as the bench's curves favour; a given n or m is kept. ModelDataError if none fits."""
+    colours = (lambda k: m) if m is not None else (lambda k: max(4, round(k / 4)))
+    if n is not None:
+        if estimated_bytes(kind, n, colours(n), size) > max_bytes:
+            raise ModelDataError(
+                f"{n} dividers and {colours(n)} colour units take about {estimated_bytes(kind, n, colours(n), size):,} "
+                f"bytes of model data, more than --max_bytes {max_bytes:,}"
+            )
+        return n, colours(n)
+    k = 2
+    if estimated_bytes(kind, k, colours(k), size) > max_bytes:
+        raise ModelDataError(
+            f"--max_bytes {max_bytes:,} is less than the smallest model data "
+            f"({estimated_bytes(kind, k, colours(k), size):,} bytes for 2 dividers)"
+        )
+    while k < MAX_DIVIDERS and estimated_bytes(kind, k + 1, colours(k + 1), size) <= max_bytes:
+        k += 1
+    return k, colours(k)
+
+
 def quantised(colour_layers, signs, levels):
     """The first layer's weights as integers in [-levels, levels] with a scale per colour unit.
 

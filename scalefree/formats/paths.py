@@ -21,6 +21,11 @@ def checkpoint_path(output_dir, image_name, config, size):
     return os.path.join(output_dir, run_name(image_name, config, size) + ".pkl")
 
 
+def data_path(checkpoint):
+    """The model data file a run with --max_bytes writes beside its checkpoint."""
+    return os.path.splitext(checkpoint)[0] + ".sfm"
+
+
 def frame_path(frames_dir, name, cycle):
     # Zero-padded so that a plain sort of the names is cycle order.
     return os.path.join(frames_dir, f"{name}_cycle-{cycle:08d}.png")

@@ -171,6 +171,9 @@ def _one(run, options, config_typed, log, stop, pool):
                 path = os.path.join(folder, run.name + ext)
                 export(run, model, path, log)
                 files.append(path)
+        if c.max_bytes is not None and not options.model_data:  # a budget: the data file beside the checkpoint
+            export_model_data(run, model, paths.data_path(run.checkpoint_path), log)
+            files.append(paths.data_path(run.checkpoint_path))
     return Row(image, "trained", trained.psnr, seconds, files)
 
 

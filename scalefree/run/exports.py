@@ -49,7 +49,7 @@ def export_html(run, model, path, log):
         about=model.description(),
         title=f"{run.image_name}: {c.n_dividers} {c.type} dividers",
         photo=run.train_image,
-        max_bytes=run.options.max_bytes,
+        max_bytes=run.config.max_bytes,
     )
     write_text(path, document)
     exact, rounded = (picture_psnr(m.render(size=run.size), run.train_image) for m in (model, drawn))
@@ -67,7 +67,7 @@ def export_model_data(run, model, path, log):
     from ..formats.modeldata import model_data
     from ..formats.page import viewer_path
 
-    data, drawn = model_data(_partitioned(model), photo=run.train_image, max_bytes=run.options.max_bytes)
+    data, drawn = model_data(_partitioned(model), photo=run.train_image, max_bytes=run.config.max_bytes)
     write_bytes(path, data)
     exact, rounded = (picture_psnr(m.render(size=run.size), run.train_image) for m in (model, drawn))
     log(

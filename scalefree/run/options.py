@@ -88,13 +88,6 @@ class RunOptions:
         help="with --just_image: write the model alone as a small binary file that the web viewer "
         "scalefree-image.js draws at any size: <scalefree-image src=FILE.sfm> (lines and circles only)",
     )
-    max_bytes: int | None = option(
-        None,
-        group=OUTPUT,
-        metavar="BYTES",
-        help="with --model_data or --html: the model data's budget; the precision that draws the photo "
-        "best within it is chosen (without it: the one best for its bytes)",
-    )
     max_render_pixels: int = option(
         RENDER_PIXEL_LIMIT,
         group=OUTPUT,
@@ -125,9 +118,4 @@ class RunOptions:
                 raise ConfigError(f"--{name} writes a saved model's {what}: use it with --just_image -m MODEL.pkl")
             if not path.lower().endswith(ext):
                 raise ConfigError(f"--{name} {path}: the file name should end in {ext}")
-        if self.max_bytes is not None:
-            if self.max_bytes <= 0:
-                raise ConfigError(f"--max_bytes {self.max_bytes}: a budget is a positive number of bytes")
-            if self.model_data is None and self.html is None:
-                raise ConfigError("--max_bytes is the budget of --model_data or --html: give one of them")
         return asked

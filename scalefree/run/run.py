@@ -20,6 +20,14 @@ from . import cluster
 from .options import RunOptions
 
 
+def _sized_for_budget(config, typed, size):
+    """The config with N and M chosen for its --max_bytes, where the user gave neither."""
+    from ..formats.modeldata import shape_for_budget
+
+    n, m = shape_for_budget(config.max_bytes, config.type, size, typed.get("n_dividers"), typed.get("n_hidden"))
+    return dataclasses.replace(config, n_dividers=n, n_hidden=m)
+
+
 def quoted(path):
     """A path as it can be pasted into a shell (bytes that are not UTF-8 shown as \\x escapes)."""
     return shlex.quote(os.fsencode(str(path)).decode("utf-8", "backslashreplace"))
@@ -92,6 +100,8 @@ class Run:
             photo, name = read_bundled_image(), BUNDLED_IMAGE
         factor = working_factor(*photo.shape[:2], config.downscale, config.pixel_budget)
         train_image = downscale(photo, factor)
+        if stored is None and config.max_bytes is not None and config.kind.partitions:
+            config = _sized_for_budget(config, config_typed, train_image.shape[:2])
         if checkpoint_path == "":
             if stored is not None and options.output_dir is None:
                 # A resumed run goes on updating the file it came from.
@@ -117,6 +127,20 @@ class Run:
             is_chief=cluster.is_chief(options.strategy),
             # Given no --seed, the processes of a cluster still need one seed between them.
             shared_seed=cluster.shared_seed(options.strategy),
+        )
+
+    @property
+    def budget_note(self):
+        """What a new run with --max_bytes chose, as a line; None without a budget."""
+        from ..formats.modeldata import TYPICAL_WEIGHT_BITS, estimated_bytes
+
+        c = self.config
+        if self.stored is not None or c.max_bytes is None or not c.kind.partitions:
+            return None
+        about = estimated_bytes(c.type, c.n_dividers, c.n_hidden, self.size)
+        return (
+            f"for model data of at most {c.max_bytes:,} bytes: {c.n_dividers} {c.kind.name} and "
+            f"{c.n_hidden} colour units (about {about:,} bytes at {TYPICAL_WEIGHT_BITS} bits a weight)"
         )
 
     @property
