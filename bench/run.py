@@ -956,6 +956,7 @@ def _main_web(args):
         "its PSNR that of the model it holds. Primitive: triangles (-m 1), its SVG gzipped, the PSNR of its "
         "picture; at our bytes, between its two nearest counts (linear in log bytes).\n",
     ]
+    print("\n".join(parts), flush=True)
     header, rows = bench_web(photos[:1] if args.quick else photos, args.primitive, seconds, configs, keep=args.keep)
     parts.append(table("Bytes per image against PSNR", header, rows))
     print(parts[-1], flush=True)
