@@ -33,6 +33,20 @@ def _multipliers(pixels, seed, count=61):
     return found
 
 
+def _fixed(dataset):
+    """The dataset with tf.data's autotuning off: its buffers and parallelism are the ones given.
+
+    An autotuned iterator runs a model thread that its destructor joins; an
+    iterator collected by the garbage collector on a loaded machine once
+    waited for that thread for good (seen in a test run: the main thread in
+    ~RootDataset::Iterator, the model thread in Model::OptimizeLoop). Index
+    batches need no tuning.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 class Pixels:
     """An image's pixels, found by flat index (row-major), in numpy and in the graph."""
 
@@ -113,11 +127,11 @@ class Pixels:
                 return tf.cast((a * j + c % pixels) % pixels, tf.int32)
 
             start = first_epoch * steps
-            return tf.data.Dataset.range(start, 2**62).map(step_batch, num_parallel_calls=4).prefetch(16)
+            return _fixed(tf.data.Dataset.range(start, 2**62).map(step_batch, num_parallel_calls=4).prefetch(16))
 
         def epoch_batches(epoch):
             perm = tf.random.experimental.stateless_shuffle(tf.range(pixels, dtype=tf.int32), seed=epoch_seed(epoch))
             perm = tf.concat([perm, perm[: steps * batch - pixels]], axis=0)
             return tf.data.Dataset.from_tensor_slices(tf.reshape(perm, (steps, batch)))
 
-        return tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch_batches).prefetch(2)
+        return _fixed(tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch_batches).prefetch(2))
