@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..model import ColourLayers, Model
+from ..plane import regions
 from ..plane.coords import grid, pixel_axes
 from ..shapes.circles import Circles
 from ..shapes.lines import Lines
@@ -99,8 +100,10 @@ def model_data(model, precision=None, edge_step=EDGE_STEP, photo=None, max_bytes
         raise ValueError("a relu model has no dividers to write as model data; render it as a PNG instead")
     head, stream = _dividers(model, edge_step)
     points = fit_points(model.size)
-    empty = np.packbits(stream).tobytes() + _zero_colours(model)
-    signs = decode(head + b"\5\2" + zlib.compress(empty, wbits=-15)).sides(points)
+    # The sides of the dividers as the file rounds them: what the colour rounding is fitted to.
+    groups = [(kind, len(g)) for kind, g in zip(_kinds(model), model.dividers)]
+    bits, reach = struct.unpack_from("<Bf", head, len(head) - 5)
+    signs = regions.sides(_read_dividers(stream.astype(np.int64), groups, bits, reach)[0], points)
     layers = model.colour_layers
 
     def encoded(bits, floats, codings=(False, True)):
@@ -218,9 +221,8 @@ def quantised(colour_layers, signs, levels):
     return q.astype(np.int16), scale, (q * scale, bias, w2, b2)
 
 
-def _zero_colours(model):
-    n, m = model.n_dividers, model.n_colour_units
-    return bytes(n * m) + bytes(2 * (5 * m + 3))
+def _kinds(model):
+    return [LINES if isinstance(g, Lines) else CIRCLES for g in model.dividers]
 
 
 def _dividers(model, edge_step):
@@ -229,7 +231,7 @@ def _dividers(model, edge_step):
     groups = model.dividers
     if not 0 < len(groups) < 256 or not 0 < model.n_colour_units < 256:
         raise ValueError("model data holds 1 to 255 groups of dividers and 1 to 255 colour units")
-    tables = [(LINES if isinstance(g, Lines) else CIRCLES, np.asarray(g.page_table(), np.float64)) for g in groups]
+    tables = [(kind, np.asarray(g.page_table(), np.float64)) for kind, g in zip(_kinds(model), groups)]
     # Every position and every radius lies within reach of the origin.
     reach = 1.0
     for kind, t in tables:
@@ -311,6 +313,24 @@ def decode(data):
     if len(body) != expected or not inflater.eof:
         raise ModelDataError(f"its stream holds {'more' if len(body) > expected else 'less'} than its header says")
     bitstream = np.unpackbits(np.frombuffer(body[:stream], np.uint8)).astype(np.int64)
+    dividers, at = _read_dividers(bitstream, groups, bits, reach)
+    limit = (1 << (weight_bits - 1)) - 1
+    if packed:
+        q = _unpack(bitstream, at, n * m, [weight_bits])[0][:, 0].astype(np.float64) - limit
+    else:
+        q = np.frombuffer(body, "<i1" if weight_bits <= 8 else "<i2", n * m, stream).astype(np.float64)
+    if np.abs(q).max(initial=0) > limit:
+        raise ModelDataError(f"a weight outside [-{limit}, {limit}]")
+    rest = np.frombuffer(body, f"<f{floats}", 5 * m + 3, len(body) - floats * (5 * m + 3)).astype(np.float64)
+    if not np.isfinite(rest).all():
+        raise ModelDataError("a colour number is not finite")
+    scale, b1, w2, b2 = np.split(rest, [m, 2 * m, 5 * m])
+    colours = ColourLayers(q.reshape(n, m) * scale, b1, w2.reshape(m, 3), b2)
+    return Model(dividers, colours, (height, width))
+
+
+def _read_dividers(bitstream, groups, bits, reach):
+    """(the groups of dividers the bit stream starts with, the bit after them)."""
     step = 2 * float(reach) / ((1 << bits) - 1)
     dividers, at = [], 0
     for kind, c in groups:
@@ -326,19 +346,7 @@ def decode(data):
                 raise ModelDataError("a circle of radius 0")
             centers = values[:, :2] * step - reach
             dividers.append(Circles(centers.astype(np.float32), np.log(values[:, 2] * step / 2).astype(np.float32)))
-    limit = (1 << (weight_bits - 1)) - 1
-    if packed:
-        q = _unpack(bitstream, at, n * m, [weight_bits])[0][:, 0].astype(np.float64) - limit
-    else:
-        q = np.frombuffer(body, "<i1" if weight_bits <= 8 else "<i2", n * m, stream).astype(np.float64)
-    if np.abs(q).max(initial=0) > limit:
-        raise ModelDataError(f"a weight outside [-{limit}, {limit}]")
-    rest = np.frombuffer(body, f"<f{floats}", 5 * m + 3, len(body) - floats * (5 * m + 3)).astype(np.float64)
-    if not np.isfinite(rest).all():
-        raise ModelDataError("a colour number is not finite")
-    scale, b1, w2, b2 = np.split(rest, [m, 2 * m, 5 * m])
-    colours = ColourLayers(q.reshape(n, m) * scale, b1, w2.reshape(m, 3), b2)
-    return Model(dividers, colours, (height, width))
+    return dividers, at
 
 
 def _unpack(bitstream, at, rows, widths):
