@@ -533,8 +533,8 @@ def bench_anytime(photos, primitive, seconds, workdir, seed=1):
 
 
 # Models for the web table: (N lines, M colour units) from the smallest to 128 / 32, and primitive's counts.
-WEB_CONFIGS = [(8, 4), (16, 8), (32, 8), (32, 16), (64, 16), (128, 32)]
-WEB_PRIMITIVE_COUNTS = [2, 4, 8, 16, 32, 64, 128, 256, 512]
+WEB_CONFIGS = [(8, 4), (16, 8), (32, 8), (32, 16), (64, 16), (128, 32), (256, 64)]
+WEB_PRIMITIVE_COUNTS = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
 
 # SQIP's placeholders: primitive's SVG of a few shapes under a Gaussian blur of this standard deviation,

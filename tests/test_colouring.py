@@ -51,6 +51,20 @@ def _colours(table, layers):
     return layers.colours(layers.hidden(table.signs))
 
 
+def test_a_fit_can_go_on_from_given_layers_and_hold_their_first_weights():
+    table = region_table(half_planes_image(64), LINES)
+    fitted = fit_colour_layers(table, 8, np.random.default_rng(0), steps=3000)
+    # Rounded first weights (as a data file holds them) and the rest knocked off their values.
+    w1 = np.round(fitted[0] * 4) / 4
+    start = (w1, fitted[1] + 0.3, fitted[2] * 0.5, fitted[3] - 0.5)
+    again = fit_colour_layers(table, 8, np.random.default_rng(1), steps=600, rate=0.002, start=start, hold_w1=True)
+    np.testing.assert_array_equal(again[0], w1)
+    assert table.mse(_colours(table, again)) < table.mse(_colours(table, start)) / 10
+    # Without holding, W1 moves as well.
+    free = fit_colour_layers(table, 8, np.random.default_rng(1), steps=600, rate=0.002, start=start)
+    assert not np.array_equal(free[0], w1)
+
+
 def test_pictures_black_or_white_in_a_channel_fit_too():
     # Every sigmoid of the red channel saturates at 0 and the blue at 1: no step may fail for it.
     image = half_planes_image(32)

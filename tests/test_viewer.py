@@ -297,7 +297,10 @@ def test_the_command_line_writes_the_data_file_and_python_loads_it(trained_model
     stored = scalefree.load(trained_models["linear"])
     assert out.read_bytes() == stored.to_data()
     assert model.n_dividers == 8 and model.training is None
-    assert agreement(model.render(4), stored.render(4))[0] >= 36
+    # The same picture: its colours fitted again to the photo around the rounding, so they draw it as well.
+    photo = stored.training.image
+    assert agreement(model.render(4), stored.render(4))[0] >= 30
+    assert model.psnr(photo) >= stored.psnr(photo) - 0.1
     out.write_bytes(out.read_bytes()[:20])
     with pytest.raises(scalefree.UserError, match="cut short|shorter|stream"):
         scalefree.load(out)
@@ -331,7 +334,7 @@ def test_a_byte_budget_gets_the_precision_that_draws_the_photo_best_within_it(tr
 
     model = scalefree.load(trained_models["circular"])
     photo = model.training.image
-    candidates = [model_data(model, precision=p) for p in PRECISIONS]
+    candidates = [model_data(model, precision=p, photo=photo) for p in PRECISIONS]
     sizes = sorted({len(data) for data, _ in candidates})
     for budget in (sizes[0], sizes[len(sizes) // 2], sizes[-1]):
         data = model.to_data(max_bytes=budget)
@@ -345,6 +348,24 @@ def test_a_byte_budget_gets_the_precision_that_draws_the_photo_best_within_it(tr
 
     chosen = decode(model.to_data()).psnr(photo) - DB_PER_DOUBLING * np.log2(len(model.to_data()))
     assert chosen >= max(held.psnr(photo) - DB_PER_DOUBLING * np.log2(len(d)) for d, held in candidates) - 1e-9
+
+
+def test_with_the_photo_the_colours_are_fitted_again_around_the_rounded_weights(trained_models):
+    model = scalefree.load(trained_models["circular"])
+    photo = model.training.image
+    # Colours the photo does not have: the output biases shifted, as if training had stopped early.
+    t = model.colour_layers
+    off = model.replace(colour_layers=ColourLayers(t.w1, t.b1, t.w2, t.b2 + np.float32(1.5)))
+    for precision in ((4, 2), (8, 4)):
+        alone, _ = model_data(off, precision=precision)
+        refitted, held = model_data(off, precision=precision, photo=photo)
+        # The same dividers at the same precision, only the colour numbers fitted again ...
+        assert abs(len(refitted) - len(alone)) < 0.1 * len(alone)
+        for a, b in zip(held.dividers[0].arrays, decode(alone).dividers[0].arrays):
+            np.testing.assert_array_equal(a, b)
+        # ... and the photo's colours back: those of the model before the shift, far above the shifted one's.
+        assert held.psnr(photo) > model.psnr(photo) - 0.2
+        assert held.psnr(photo) > max(off.psnr(photo), decode(alone).psnr(photo)) + 2
 
 
 @pytest.mark.parametrize(

@@ -85,16 +85,18 @@ def _refit_output(params, table):
         b2[c] += np.float32(step[-1])
 
 
-def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE):
+def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE, start=None, hold_w1=False):
     """(W1, b1, W2, b2) of m ReLU colour units and the sigmoid outputs, fitted to `table` (a RegionTable).
 
     Minimises the squared error over pixels with Adam, `steps` steps of
     `batch` regions drawn in proportion to their pixels (see the module's
     text for the start and the refits). Deterministic for a given `rng`.
+    `start` fine-tunes given layers instead; `hold_w1` keeps their W1 as it
+    is (a rounded one, say) and fits the rest around it.
     """
     signs = np.asarray(table.signs, np.float32)
     means = np.asarray(table.means, np.float32)
-    params = _start(table, m, rng)
+    params = _start(table, m, rng) if start is None else [np.array(a, np.float32) for a in start]
     first = [np.zeros_like(p) for p in params]
     second = [np.zeros_like(p) for p in params]
     cdf = np.cumsum(table.counts)
@@ -110,7 +112,7 @@ def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE):
         gh = (gy @ w2.T) * (a > 0)
         grads = (s.T @ gh, gh.sum(axis=0), h.T @ gy, gy.sum(axis=0))
         correct1, correct2 = 1 - 0.9**t, 1 - 0.999**t
-        for p, g, m1, m2 in zip(params, grads, first, second):
+        for p, g, m1, m2 in list(zip(params, grads, first, second))[int(hold_w1) :]:
             m1 *= 0.9
             m1 += 0.1 * g
             m2 *= 0.999
