@@ -445,8 +445,9 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
 
 
 ANYTIME_MARKS = [0.5, 1, 2, 5, 10, 30, 60]
-# Ours against primitive with as many shapes: 128 lines and 128 triangles (-m 1), 32 circles and 32 (-m 4).
-ANYTIME_CONFIGS = [("linear", 128, 32, 1), ("circular", 32, 16, 4)]
+# Ours against primitive with as many shapes: 128 lines and 128 triangles (-m 1), 128 and 32 circles and as
+# many circles (-m 4).
+ANYTIME_CONFIGS = [("linear", 128, 32, 1), ("circular", 128, 32, 4), ("circular", 32, 16, 4)]
 PRIMITIVE_COUNTS = [8, 16, 32, 64, 128]
 # Where shared/tools/primitive/build.sh puts the binary.
 BUILT_PRIMITIVE = "/tmp/primitive-bin/primitive"
