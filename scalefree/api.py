@@ -43,7 +43,8 @@ def fit(
     `image`: a path, a Pillow image or an (h, w, 3) array; or a Model from
     `fit` or `load`, to train further (its shape and sizes are its own).
     `dividers` (N) lines or circles (`shape`: "lines" or "circles", or the
-    command line's "linear" and "circular"; "relu" for the smooth baseline)
+    command line's "linear" and "circular"; "mixed" for lines, circles or
+    both as placement finds best; "relu" for the smooth baseline)
     and `colours` (M) colour units: 128 and 32, or with `max_bytes=B` as
     many as fit a model data file of B bytes (`to_data` then keeps within
     it). Training stops after `seconds`, after

@@ -71,7 +71,8 @@ def option(default, *flags, group, help, **parser):
 
 def _by_kind(attribute):
     """A default that depends on the kind of divider, as help text: '20', or 'edges for lines, combined for circles'."""
-    values = {k.name: getattr(k, attribute) for k in KINDS if k.partitions}
+    # A mixed model's defaults are its kinds' own (shapes.mixed).
+    values = {k.name: getattr(k, attribute) for k in KINDS if k.partitions and not hasattr(k, "members")}
     text = {name: v if isinstance(v, str) else f"{v:g}" for name, v in values.items()}
     if len(set(text.values())) == 1:
         return next(iter(text.values()))
@@ -209,6 +210,8 @@ class Config:
             raise ConfigError(f"unknown optimizer {shown(self.optimizer)}: choose one of {', '.join(OPTIMIZERS)}")
         if self.init is not None and self.init not in INITS:
             raise ConfigError(f"unknown init {shown(self.init)}: choose one of {', '.join(INITS)}")
+        if self.init is not None and self.type == "mixed":
+            raise ConfigError("--init does not apply to -t mixed: its placement chooses lines and circles itself")
         positive = (
             "n_dividers",
             "n_hidden",

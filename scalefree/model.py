@@ -102,9 +102,9 @@ class Model:
 
     @property
     def type(self):
-        """The kind of its units, as options name it ("linear", "circular", "relu")."""
-        (kind,) = {type(group).type for group in self.dividers}
-        return kind
+        """The kind of its units, as options name it ("linear", "circular", "relu"; "mixed" for lines and circles)."""
+        kinds = {type(group).type for group in self.dividers}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
 
     @property
     def kind(self):

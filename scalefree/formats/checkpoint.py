@@ -24,7 +24,7 @@ import numpy as np
 from ..config import Config, ConfigError, shown
 from ..errors import UserError
 from ..history import CycleResult, History
-from ..model import Model, TrainingState
+from ..model import ColourLayers, Model, TrainingState
 from ..shapes import kind_of
 from .atomic import OutputError, atomic_path
 from .streams import NotAFile, read_bytes
@@ -337,34 +337,54 @@ def from_payload(payload):
         optimizer=_arrays(payload.get("optimizer"), "optimizer state", allow_none=True),
         history=_history(payload.get("history", [])),
     )
-    return Model.from_weights(config.type, weights, image.shape[:2], config.sharpness, training)
+    groups, colour_layers = weights
+    return Model(groups, ColourLayers(*colour_layers), image.shape[:2], config.sharpness, training)
 
 
 def _weights(payload, config, version):
-    """The network's arrays in its order, checked against the network the config describes."""
+    """(the groups of units, the colour layers' arrays), checked against the network the config describes.
+
+    A mixed model's groups are lines and circles in any counts that add up to its N; every other
+    model's, one group of its config's kind.
+    """
+    kinds = getattr(config.kind, "members", (config.kind,))
     if version < 2:
         weights = _arrays(payload["weights"], "weights")
+        if len(kinds) > 1:
+            raise CheckpointError(f"a version 1 checkpoint cannot hold {config.type} dividers")
+        count = len(config.kind.array_shapes(0))
+        typed = [(config.kind, weights[:count])]
+        colour = weights[count:]
     else:
         groups = payload["dividers"]
         if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
             raise CheckpointError("its dividers are not a list of groups")
-        weights = []
+        typed = []
         for group in groups:
             try:
                 kind = kind_of(group.get("type"))
             except (ValueError, TypeError):
                 raise CheckpointError(f"its dividers hold a group of unknown type {shown(group.get('type'))}") from None
-            if kind.type != config.type:
+            if kind not in kinds:
                 raise CheckpointError(f"its dividers hold {kind.name}, but its config says {config.type}")
-            weights += _arrays(group.get("arrays"), "divider arrays")
-        weights += _arrays(payload["colour_layers"], "colour layers")
-    shapes = [tuple(a.shape) for a in weights]
-    if shapes != config.weight_shapes():
+            typed.append((kind, _arrays(group.get("arrays"), "divider arrays")))
+        colour = _arrays(payload["colour_layers"], "colour layers")
+    shapes = [tuple(a.shape) for _, arrays in typed for a in arrays] + [tuple(a.shape) for a in colour]
+    sizes = [_units(kind, arrays) for kind, arrays in typed]
+    n, m = config.n_dividers, config.n_hidden
+    expected = [s for (kind, _), k in zip(typed, sizes) for s in kind.array_shapes(k)] + [(n, m), (m,), (m, 3), (3,)]
+    if len({kind for kind, _ in typed}) < len(typed) or sum(sizes) != n or shapes != expected:
         raise CheckpointError(
             f"its weights do not fit the network its config describes "
             f"({shown(shapes, 80)} for {config.type} {config.n_dividers}/{config.n_hidden})"
         )
-    return weights
+    return [kind(*arrays) for kind, arrays in typed], colour
+
+
+def _units(kind, arrays):
+    """How many units a group's arrays hold (-1 if they cannot be a group of `kind`)."""
+    axis = kind.unit_axes[0]
+    return arrays[0].shape[axis] if arrays and arrays[0].ndim > axis else -1
 
 
 def write(model, path):

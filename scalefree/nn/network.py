@@ -32,9 +32,14 @@ class Network:
         self.keras = keras.Model(inputs, self.rgb(self.colour_units(first)), name=f"scalefree_{config.type}")
 
     @classmethod
-    def of(cls, config, model=None, dtype=None):
-        """The network of `model`, its weights set; without one, of `config` with Keras's initial weights."""
+    def of(cls, config, model=None, dtype=None, groups=None):
+        """The network of `model`, its weights set; without one, of `config` with Keras's initial weights
+        (and a first layer of the kinds and sizes of `groups` when given, which a mixed model needs)."""
         if model is None:
+            if groups is not None:
+                return cls(config, [type(g) for g in groups], [len(g) for g in groups], dtype)
+            if len(getattr(config.kind, "members", ())) > 1:
+                raise ValueError("a mixed network needs its groups: place its dividers first")
             return cls(config, [config.kind], [config.n_dividers], dtype)
         network = cls(config, [type(g) for g in model.dividers], [len(g) for g in model.dividers], dtype)
         network.set(model)

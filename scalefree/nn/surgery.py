@@ -58,10 +58,12 @@ def move_weakest(trainer, count, sample=1 << 12):
     if that drop exceeds its worth, and so on down. A moved divider's colour
     weights move into the bias as if it were held to its majority side, so
     the picture is the one its worth was measured on until training gives
-    the divider a use.
+    the divider a use. A divider moves to a place of its own shape; in a
+    mixed model only the kinds that move by default do (circles), unless
+    --replace_every was given.
     """
     model = trainer.to_model()
-    (group,) = model.dividers
+    groups = model.dividers
     rng = np.random.default_rng([trainer.seed, trainer.epoch])
     pick = rng.choice(trainer.pixels, min(sample, trainer.pixels), replace=False)
     x, y = trainer.coords_at(pick), trainer.colors_at(pick)
@@ -76,13 +78,27 @@ def move_weakest(trainer, count, sample=1 << 12):
     majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
     w1 = np.asarray(layers.w1, np.float64)
     worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in range(len(w1))])
-    weakest = np.argsort(worth)[:count]
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    # A mixed model (-t mixed) moves only its kinds that move by default, unless told to move all.
+    every = trainer.config.replace_every is not None or not hasattr(trainer.config.kind, "members")
+    movable = np.concatenate(
+        [np.arange(a, b) for g, a, b in zip(groups, starts, starts[1:]) if every or g.replace_every] + [[]]
+    ).astype(np.int64)
+    weakest = movable[np.argsort(worth[movable])[:count]]
     picture = model.render(hard=False, size=(trainer.height, trainer.width))
     target = trainer.data.rgb.reshape(trainer.height, trainer.width, 3)
-    gains = []
-    found = residual_dividers(target, count, type(group), rng, gains=gains, picture=picture)
-    worthwhile = np.asarray(gains) > worth[weakest]
-    weakest, found = weakest[worthwhile], found.take(np.flatnonzero(worthwhile))
+    moved, new_groups = [], list(groups)
+    for g, (group, a, b) in enumerate(zip(groups, starts, starts[1:])):
+        mine = weakest[(weakest >= a) & (weakest < b)]
+        if not len(mine):
+            continue
+        gains = []
+        found = residual_dividers(target, len(mine), type(group), rng, gains=gains, picture=picture)
+        worthwhile = np.asarray(gains) > worth[mine]
+        if worthwhile.any():
+            new_groups[g] = group.replaced(mine[worthwhile] - a, found.take(np.flatnonzero(worthwhile)))
+            moved.append(mine[worthwhile])
+    weakest = np.sort(np.concatenate(moved)) if moved else np.zeros(0, np.int64)
     if not len(weakest):
         return weakest
     # Held to its majority side, a divider is a constant: folded into the bias.
@@ -90,12 +106,17 @@ def move_weakest(trainer, count, sample=1 << 12):
     b1 = b1 + majority[weakest] @ w1[weakest]
     w1[weakest] = 0.0
     colour = type(layers)(w1, b1, layers.w2, layers.b2)
-    trainer.set_model(model.replace(dividers=(group.replaced(weakest, found),), colour_layers=colour))
+    trainer.set_model(model.replace(dividers=tuple(new_groups), colour_layers=colour))
     # The optimizer's moments for those rows belong to the old place: an old,
     # small second moment would turn the new place's larger gradients into
     # huge steps. They start afresh.
     network = trainer.network
-    rows = [(variable, _along(axis, weakest - first)) for variable, axis, first in network.unit_slices()]
+    rows = []
+    for variable, axis, first in network.unit_slices():
+        size = network.sizes[int(np.searchsorted(starts, first))]
+        mine = weakest[(weakest >= first) & (weakest < first + size)]
+        if len(mine):
+            rows.append((variable, _along(axis, mine - first)))
     trainer.restart_moments(rows + [(network.colour_units.kernel, weakest)])
     return weakest
 

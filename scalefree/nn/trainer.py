@@ -69,14 +69,15 @@ class Trainer:
         self._seed = config.seed if config.seed is not None else seed if seed is not None else new_seed()
         # Seeds Keras's initial weights; batch order is seeded separately (Pixels.dataset).
         keras.utils.set_random_seed(self._seed)
+        if model is None and dividers is None and config.places_dividers:
+            dividers = place(image, config, self._seed, on_placed)
         with self.strategy.scope():
-            self.network = Network.of(config, model)
+            # Without a model, the first layer has the placed groups' kinds and sizes (a mixed model's
+            # lines and circles), else the config's one kind.
+            self.network = Network.of(config, model, groups=dividers)
             self.optimizer = build_optimizer(config, self.network)
-        if model is None:
-            if dividers is None and config.places_dividers:
-                dividers = place(image, config, self._seed, on_placed)
-            if dividers is not None:
-                self.network.set_dividers(dividers)
+        if model is None and dividers is not None:
+            self.network.set_dividers(dividers)
         if optimizer_state is not None:
             self._restore_optimizer(optimizer_state)
         self._iterator = self._batches()

@@ -116,6 +116,7 @@ class TrainedRun:
         from ..plane.colouring import fit_colour_layers, fresh_colour_layers
         from ..plane.placement import PLACEMENT_PIXELS, place, shrunk
         from ..plane.regions import region_table
+        from ..shapes import Mixed
 
         r, c = self.run, self.run.config
         if r.stored is not None or not c.places_dividers:
@@ -136,7 +137,7 @@ class TrainedRun:
         if table.best_psnr() - result.psnr > CLOSE_ENOUGH:
             self._table = table  # for start_refining
         # Where training takes over (see Dividers.trains_from_fit).
-        if not c.kind.trains_from_fit:
+        if not Mixed.settled(dividers).trains_from_fit:
             fresh = fresh_colour_layers(model.n_dividers, c.n_hidden, np.random.default_rng([self.seed, 1]))
             self.start = model.replace(colour_layers=ColourLayers(*fresh))
         self.history.add(result)
@@ -144,8 +145,12 @@ class TrainedRun:
             path = paths.sketch_path(r.output_dir, r.name)
             write_image(picture, path)
             self.sketch_path = path
+        if len(dividers) > 1 or type(dividers[0]) is not c.kind:  # a mixed model: say what placement chose
+            what = " and ".join(f"{len(g)} {g.name}" for g in dividers)
+        else:
+            what = f"{c.n_dividers} {what}"
         line = (
-            f"placed {c.n_dividers} {what} in {placed - started:.1f} s and fitted {c.n_hidden} colour units to "
+            f"placed {what} in {placed - started:.1f} s and fitted {c.n_hidden} colour units to "
             f"their {len(table.counts)} regions in {time.perf_counter() - placed:.1f} s: cycle 0, PSNR "
             f"{result.psnr:.2f} dB (each region its own mean colour: {table.best_psnr():.2f})"
             + (f"; its picture: {quoted(self.sketch_path)}" if self.sketch_path else "")
