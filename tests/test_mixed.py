@@ -129,3 +129,13 @@ def test_the_command_line_trains_resumes_and_draws_a_mixed_model(tmp_path, capsy
     held = scalefree.load(out_data)
     assert kinds(held.dividers) == kinds(model.dividers)
     assert held.psnr(model.render()) > 25
+
+
+def test_fit_takes_shape_mixed_as_a_notebook_calls_it(tmp_path):
+    model = scalefree.fit(lines_and_spots(), 6, "mixed", 8, cycles=1, seed=0, progress=False)
+    assert kinds(model.dividers) == [(Lines, 3), (Circles, 3)]
+    assert "lines" in repr(model) and "circles" in repr(model)
+    path = tmp_path / "m.sfm"
+    model.to_data(path)
+    assert kinds(scalefree.load(path).dividers) == kinds(model.dividers)
+    assert "<path" in model.to_svg()
