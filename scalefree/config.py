@@ -72,7 +72,7 @@ def option(default, *flags, group, help, **parser):
 def _by_kind(attribute):
     """A default that depends on the kind of divider, as help text: '20', or 'edges for lines, combined for circles'."""
     # A mixed model's defaults are its kinds' own (shapes.mixed).
-    values = {k.name: getattr(k, attribute) for k in KINDS if k.partitions and not hasattr(k, "members")}
+    values = {k.name: getattr(k, attribute) for k in KINDS if k.partitions and k.members() == (k,)}
     text = {name: v if isinstance(v, str) else f"{v:g}" for name, v in values.items()}
     if len(set(text.values())) == 1:
         return next(iter(text.values()))

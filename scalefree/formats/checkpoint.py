@@ -347,7 +347,7 @@ def _weights(payload, config, version):
     A mixed model's groups are lines and circles in any counts that add up to its N; every other
     model's, one group of its config's kind.
     """
-    kinds = getattr(config.kind, "members", (config.kind,))
+    kinds = config.kind.members()
     if version < 2:
         weights = _arrays(payload["weights"], "weights")
         if len(kinds) > 1:

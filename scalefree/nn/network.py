@@ -38,7 +38,7 @@ class Network:
         if model is None:
             if groups is not None:
                 return cls(config, [type(g) for g in groups], [len(g) for g in groups], dtype)
-            if len(getattr(config.kind, "members", ())) > 1:
+            if len(config.kind.members()) > 1:
                 raise ValueError("a mixed network needs its groups: place its dividers first")
             return cls(config, [config.kind], [config.n_dividers], dtype)
         network = cls(config, [type(g) for g in model.dividers], [len(g) for g in model.dividers], dtype)
@@ -69,10 +69,10 @@ class Network:
         return Model(groups, colour, size, sharpness)
 
     def unit_slices(self):
-        """(variable, unit axis, first unit) of every first-layer variable: where each divider's rows are."""
+        """(variable, unit axis, first unit, units) of every first-layer variable: where each divider's rows are."""
         found, first = [], 0
         for kind, layer, n in zip(self.kinds, self.firsts, self.sizes):
-            found += [(v, axis, first) for v, axis in zip(layer.trainable_variables, kind.unit_axes)]
+            found += [(v, axis, first, n) for v, axis in zip(layer.trainable_variables, kind.unit_axes)]
             first += n
         return found
 

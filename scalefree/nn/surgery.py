@@ -64,6 +64,12 @@ def move_weakest(trainer, count, sample=1 << 12):
     """
     model = trainer.to_model()
     groups = model.dividers
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    # A mixed model (-t mixed) moves only its kinds that move by default, unless told to move all.
+    every = trainer.config.replace_every is not None or len(trainer.config.kind.members()) == 1
+    movable = [j for g, a, b in zip(groups, starts, starts[1:]) if every or g.replace_every for j in range(a, b)]
+    if not movable:
+        return np.zeros(0, np.int64)
     rng = np.random.default_rng([trainer.seed, trainer.epoch])
     pick = rng.choice(trainer.pixels, min(sample, trainer.pixels), replace=False)
     x, y = trainer.coords_at(pick), trainer.colors_at(pick)
@@ -77,14 +83,9 @@ def move_weakest(trainer, count, sample=1 << 12):
     base = loss(hidden)
     majority = np.where(signs.mean(0) >= 0, 1.0, -1.0)
     w1 = np.asarray(layers.w1, np.float64)
-    worth = np.array([loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in range(len(w1))])
-    starts = np.cumsum([0] + [len(g) for g in groups])
-    # A mixed model (-t mixed) moves only its kinds that move by default, unless told to move all.
-    every = trainer.config.replace_every is not None or not hasattr(trainer.config.kind, "members")
-    movable = np.concatenate(
-        [np.arange(a, b) for g, a, b in zip(groups, starts, starts[1:]) if every or g.replace_every] + [[]]
-    ).astype(np.int64)
-    weakest = movable[np.argsort(worth[movable])[:count]]
+    worth = np.full(len(w1), np.inf)
+    worth[movable] = [loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in movable]
+    weakest = np.asarray(movable)[np.argsort(worth[movable])[:count]]
     picture = model.render(hard=False, size=(trainer.height, trainer.width))
     target = trainer.data.rgb.reshape(trainer.height, trainer.width, 3)
     moved, new_groups = [], list(groups)
@@ -112,8 +113,7 @@ def move_weakest(trainer, count, sample=1 << 12):
     # huge steps. They start afresh.
     network = trainer.network
     rows = []
-    for variable, axis, first in network.unit_slices():
-        size = network.sizes[int(np.searchsorted(starts, first))]
+    for variable, axis, first, size in network.unit_slices():
         mine = weakest[(weakest >= first) & (weakest < first + size)]
         if len(mine):
             rows.append((variable, _along(axis, mine - first)))

@@ -254,6 +254,7 @@ def mixed_dividers(image, n, m, rng, on_placed=None):
     what the lines do not draw. Each candidate's colour layers of `m` units are
     fitted to its regions on the placement copy; the best picture wins.
     """
+    from ..model import ColourLayers
     from ..shapes import Circles, Lines
     from .colouring import fit_colour_layers
     from .regions import region_table
@@ -275,9 +276,8 @@ def mixed_dividers(image, n, m, rng, on_placed=None):
                 circles = Circles.joined([circles, rest])
         groups = tuple(g for g in (lines, circles if k < n else None) if g is not None)
         table = region_table(small, groups)
-        layers = fit_colour_layers(table, m, np.random.default_rng([seed, 3]), steps=MIXED_FIT_STEPS)
-        hidden = np.maximum(table.signs @ layers[0] + layers[1], 0.0)
-        error = table.mse(1.0 / (1.0 + np.exp(-np.clip(hidden @ layers[2] + layers[3], -60, 60))))
+        layers = ColourLayers(*fit_colour_layers(table, m, np.random.default_rng([seed, 3]), steps=MIXED_FIT_STEPS))
+        error = table.mse(layers.colours(layers.hidden(table.signs)))
         if best is None or error < best[0]:
             best = (error, groups, share)
         # Progress in dividers, as the other placements count it: n in all.

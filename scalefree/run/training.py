@@ -145,7 +145,7 @@ class TrainedRun:
             path = paths.sketch_path(r.output_dir, r.name)
             write_image(picture, path)
             self.sketch_path = path
-        if len(dividers) > 1 or type(dividers[0]) is not c.kind:  # a mixed model: say what placement chose
+        if len(c.kind.members()) > 1:  # a mixed model: say what placement chose
             what = " and ".join(f"{len(g)} {g.name}" for g in dividers)
         else:
             what = f"{c.n_dividers} {what}"

@@ -54,6 +54,11 @@ class Units:
         """The shapes of the arrays of n units."""
         raise NotImplementedError
 
+    @classmethod
+    def members(cls):
+        """The kinds of group a model of this type holds: this kind alone (shapes.Mixed: lines and circles)."""
+        return (cls,)
+
     def __len__(self):
         return self.arrays[0].shape[self.unit_axes[0]]
 

@@ -20,12 +20,15 @@ class Mixed:
     aliases = ("lines+circles", "both")
     partitions = True
     placement = "mixed"
-    members = (Lines, Circles)
     # Moving the weakest runs as often as for circles: only the circles of a model move unless
     # --replace_every is given.
     replace_every = Circles.replace_every
     gradient_sharpness = 20.0
     trains_from_fit = None  # as the kind of most of the model's dividers (settled)
+
+    @classmethod
+    def members(cls):
+        return (Lines, Circles)
 
     @classmethod
     def array_shapes(cls, n):
