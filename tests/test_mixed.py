@@ -97,6 +97,17 @@ def test_a_mixed_checkpoint_round_trips_and_a_wrong_one_is_refused(tmp_path):
         ({"config": {**payload["config"], "n_dividers": 7}}, "do not fit"),
         ({"config": {**payload["config"], "type": "linear"}}, "its dividers hold circles"),
         ({"dividers": payload["dividers"] + payload["dividers"][:1]}, "do not fit"),
+        (
+            # An empty group of lines beside the circles: the counts add up, but a group holds one divider at least.
+            {
+                "config": {**payload["config"], "n_dividers": 3},
+                "dividers": [{"type": "linear", "arrays": [np.zeros((0, 2), np.float32), np.zeros(0, np.float32)]}]
+                + payload["dividers"][1:],
+                "colour_layers": [a[3:] if i == 0 else a for i, a in enumerate(payload["colour_layers"])],
+            },
+            "do not fit",
+        ),
+        ({"dividers": [{**payload["dividers"][0], "type": "mixed"}, payload["dividers"][1]]}, "unknown type 'mixed'"),
     ]:
         with pytest.raises(checkpoint.CheckpointError, match=pattern):
             checkpoint.from_payload({**payload, **change})

@@ -364,7 +364,9 @@ def _weights(payload, config, version):
             try:
                 kind = kind_of(group.get("type"))
             except (ValueError, TypeError):
-                raise CheckpointError(f"its dividers hold a group of unknown type {shown(group.get('type'))}") from None
+                kind = None
+            if kind is None or kind.members() != (kind,):  # "mixed" names a model, never a group
+                raise CheckpointError(f"its dividers hold a group of unknown type {shown(group.get('type'))}")
             if kind not in kinds:
                 raise CheckpointError(f"its dividers hold {kind.name}, but its config says {config.type}")
             typed.append((kind, _arrays(group.get("arrays"), "divider arrays")))
@@ -373,7 +375,7 @@ def _weights(payload, config, version):
     sizes = [_units(kind, arrays) for kind, arrays in typed]
     n, m = config.n_dividers, config.n_hidden
     expected = [s for (kind, _), k in zip(typed, sizes) for s in kind.array_shapes(k)] + [(n, m), (m,), (m, 3), (3,)]
-    if len({kind for kind, _ in typed}) < len(typed) or sum(sizes) != n or shapes != expected:
+    if len({kind for kind, _ in typed}) < len(typed) or min(sizes) < 1 or sum(sizes) != n or shapes != expected:
         raise CheckpointError(
             f"its weights do not fit the network its config describes "
             f"({shown(shapes, 80)} for {config.type} {config.n_dividers}/{config.n_hidden})"
