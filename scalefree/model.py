@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Config
 from .history import History
-from .plane import draw, regions
+from .plane import colouring, draw, regions
 from .plane.pictures import picture_psnr, to_uint8
 from .shapes import kind_of
 from .shapes.base import SHARPNESS
@@ -47,8 +47,7 @@ class ColourLayers:
     def colours(self, hidden):
         """RGB in [0, 1] from the colour units' inputs: ReLU, then the sigmoid outputs."""
         w2, b2 = np.asarray(self.w2, np.float64), np.asarray(self.b2, np.float64)
-        with np.errstate(over="ignore"):  # exp of a large negative output: colour 0, as it should be
-            return 1.0 / (1.0 + np.exp(-(np.maximum(hidden, 0.0) @ w2 + b2)))
+        return colouring.output(np.asarray(hidden, np.float64), w2, b2)
 
     def paint(self, hidden):
         """8-bit colours from the colour units' inputs (see `colours`)."""

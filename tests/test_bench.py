@@ -136,7 +136,9 @@ def test_quick_web_table_has_data_files_that_beat_one_colour_and_the_viewer_figu
         # A data file of a few hundred bytes, and a picture better than the photo's one mean colour.
         assert 50 < int(row["bytes (gzip -9)"].replace(",", "")) < 1000, row
         psnr, unrounded = float(row["PSNR"]), float(row["unrounded PSNR"])
-        assert floor < psnr <= unrounded + 0.05 and unrounded - psnr < 0.3, row
+        # Rounding costs little; the file's colours are fitted again to the photo around it, so they may
+        # even draw it a little better than the trained model's own (12.88 against 12.81 seen).
+        assert floor < psnr and abs(unrounded - psnr) < 0.3, row
     viewer = {r["figure"]: r["value"] for r in found["The viewer"]}
     minified = viewer_path(minified=True).read_bytes()
     assert viewer["viewer, minified (bytes / gzip -9)"] == f"{len(minified):,} / {len(gzip.compress(minified, 9)):,}"

@@ -35,6 +35,15 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
 
 
+def output(hidden, w2, b2):
+    """RGB in [0, 1] from the colour units' inputs (P, M): ReLU, then the sigmoid outputs (W2, b2).
+
+    The forward pass after the first colour layer, for the Model (model.ColourLayers) and for what
+    works on region tables here below it (placement's ranking of candidates).
+    """
+    return _sigmoid(np.maximum(hidden, 0.0) @ w2 + b2)
+
+
 def _logit(colours):
     c = np.clip(colours, 0.02, 0.98)
     return np.log(c / (1 - c))

@@ -254,9 +254,8 @@ def mixed_dividers(image, n, m, rng, on_placed=None):
     what the lines do not draw. Each candidate's colour layers of `m` units are
     fitted to its regions on the placement copy; the best picture wins.
     """
-    from ..model import ColourLayers
     from ..shapes import Circles, Lines
-    from .colouring import fit_colour_layers
+    from .colouring import fit_colour_layers, output
     from .regions import region_table
 
     small = shrunk(image, PLACEMENT_PIXELS)
@@ -276,8 +275,8 @@ def mixed_dividers(image, n, m, rng, on_placed=None):
                 circles = Circles.joined([circles, rest])
         groups = tuple(g for g in (lines, circles if k < n else None) if g is not None)
         table = region_table(small, groups)
-        layers = ColourLayers(*fit_colour_layers(table, m, np.random.default_rng([seed, 3]), steps=MIXED_FIT_STEPS))
-        error = table.mse(layers.colours(layers.hidden(table.signs)))
+        w1, b1, w2, b2 = fit_colour_layers(table, m, np.random.default_rng([seed, 3]), steps=MIXED_FIT_STEPS)
+        error = table.mse(output(table.signs @ w1 + b1, w2, b2))
         if best is None or error < best[0]:
             best = (error, groups, share)
         # Progress in dividers, as the other placements count it: n in all.
