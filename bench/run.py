@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -442,6 +443,94 @@ def bench_large_photo(workdir, seconds, size=(4032, 3024), extra=()):
             [f"same, trained on a copy shrunk by hand to {small_w}x{small_h} (dB)", f"{by_hand:.2f}"],
         ],
     )
+
+
+def big_photo(path, side, seed=0):
+    """A stand-in for a huge photo: the bundled one enlarged to side x side, with sensor-like noise, as JPEG.
+
+    Made by libvips a band at a time: a 100-megapixel photo never sits whole in this process either.
+    """
+    import pyvips
+
+    small = pyvips.Image.new_from_file(str(ROOT / "scalefree" / "data" / "astronaut.png"))
+    big = small.resize(side / small.width, vscale=side / small.height, kernel="linear")
+    noise = pyvips.Image.gaussnoise(side, side, sigma=6, seed=seed)
+    (big + noise.bandjoin([noise, noise])).cast("uchar").write_to_file(path, Q=90)
+
+
+def _free_ports(n):
+    ports = []
+    for _ in range(n):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    return ports
+
+
+def _cluster_run(args, workers, workdir):
+    """image_learn.py as `workers` local processes of one cluster (1: a plain run): peak RSS (GB) each, seconds."""
+    ports = _free_ports(workers)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    started, procs = time.perf_counter(), []
+    for index in range(workers):
+        env = dict(os.environ)
+        extra = []
+        if workers > 1:
+            env["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            extra = ["--strategy", "multiworker"]
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "image_learn.py"), *args, *extra, "--output_dir", workdir],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        procs.append((proc, PeakMemory(proc.pid)))
+    peaks = []
+    for proc, peak in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"image_learn.py {' '.join(args)} failed: {err[-500:]}")
+        peaks.append(peak.gigabytes())
+    return peaks, time.perf_counter() - started, out
+
+
+def bench_cluster(workdir, side=10000, cycles=1):
+    """One huge photo trained on every pixel by one process and by two local workers: memory, checkpoint, time."""
+    from scalefree.formats import checkpoint
+
+    photo = os.path.join(workdir, "big.jpg")
+    big_photo(photo, side)
+    args = ["-i", photo, "-p", "1", "-d", "16", "-n", "8", "-c", str(cycles), "-e", "1"]
+    args += ["--batch_size", "16384", "--seed", "0", "--no_display", "--overwrite"]
+    rows = []
+    name = f"big_{side}x{side}_linear_16d_8h.pkl"
+    for workers in (1, 2):
+        out_dir = os.path.join(workdir, f"{workers}-workers")
+        peaks, seconds, _ = _cluster_run(args, workers, out_dir)
+        saved = os.path.join(out_dir, name)
+        model = checkpoint.read(saved)
+        weights = sum(a.nbytes for a in model.weights())
+        rows.append(
+            [
+                "one process" if workers == 1 else f"{workers} local workers",
+                " / ".join(f"{p:.2f}" for p in peaks),
+                f"{os.path.getsize(saved):,} ({weights:,} of weights)",
+                f"{model.training.history.cycles[-1].psnr:.2f}",
+                f"{seconds:.0f}",
+            ]
+        )
+    alone = float(rows[0][1])
+    worst = max(float(p) for p in rows[1][1].split(" / "))
+    rows.append(["per-worker peak / one process's", f"{worst / alone:.0%}", "", "", ""])
+    header = [
+        f"{side}x{side} JPEG ({os.path.getsize(photo) / 1e6:.0f} MB), -p 1 -d 16 -n 8 -e 1 -c {cycles}, batch 16384",
+        "peak RSS (GB) each",
+        "checkpoint bytes",
+        "PSNR (dB)",
+        "seconds",
+    ]
+    return header, rows
 
 
 ANYTIME_MARKS = [0.5, 1, 2, 5, 10, 30, 60]
@@ -882,6 +971,12 @@ def main(argv=None):
         help="bytes against PSNR of model data files beside primitive's SVGs (--photos, --primitive), "
         "and the web viewer's size and drawing time in Chromium",
     )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a 100-megapixel photo on every pixel, by one process and by two local workers: peak memory each, "
+        "checkpoint size, time (--quick: 20 megapixels)",
+    )
     p.add_argument("--save", metavar="DIR", help="also write the tables to DIR/<date>.md")
     p.add_argument("--keep", metavar="DIR", help="for --web: keep the trained models in DIR, and reuse those there")
     args = p.parse_args(argv)
@@ -896,6 +991,8 @@ def main(argv=None):
         return _main_anytime(args)
     if args.web:
         return _main_web(args)
+    if args.cluster:
+        return _main_cluster(args)
     image = read_image(args.image) if args.image else read_bundled_image()
     if args.quick:
         image = downscale(image, max(image.shape[:2]) / 32)
@@ -924,6 +1021,17 @@ def main(argv=None):
             parts.append(table(title, *make()))
             print(parts[-1], flush=True)
     _save(args.save, "", "\n".join(parts))
+    return 0
+
+
+def _main_cluster(args):
+    side = 4500 if args.quick else 10000
+    parts = [f"## scalefree on a huge photo, one process and a cluster, {datetime.date.today()}\n"]
+    parts.append(f"Machine: {machine()}.\n")
+    with tempfile.TemporaryDirectory() as workdir:
+        parts.append(table("One process and two local workers", *bench_cluster(workdir, side)))
+    print(parts[-1], flush=True)
+    _save(args.save, "-cluster", "\n".join(parts))
     return 0
 
 

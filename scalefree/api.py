@@ -61,7 +61,7 @@ def fit(
     option of the command line by its long name: `learning_rate=0.002`,
     `init="residual"`, `seed=0`, `batch_size=512`, ...
     """
-    from .formats.images import as_rgb
+    from .formats.images import as_rgb, open_photo
     from .run.options import RunOptions
     from .run.run import Run
     from .run.training import train
@@ -83,8 +83,11 @@ def fit(
     else:
         typed.update(type=shape)
         typed.update({k: v for k, v in (("n_dividers", dividers), ("n_hidden", colours)) if v is not None})
-        picture = as_rgb(image)
-        name = os.path.basename(os.fspath(image)) if isinstance(image, (str, os.PathLike)) else "image.png"
+        if isinstance(image, (str, os.PathLike)):
+            # A file: above 16 megapixels read a band at a time, and saved by path and hash (see README).
+            picture, name = open_photo(os.fspath(image)), os.path.basename(os.fspath(image))
+        else:
+            picture, name = as_rgb(image), "image.png"
         run = Run.open(run_options, typed, image=picture, image_name=name, checkpoint_path=checkpoint)
     config = run.config
     log = _printer(verbose)

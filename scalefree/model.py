@@ -59,7 +59,7 @@ class TrainingState:
     """How a model was trained, and what resuming it needs: the photo, the options, where training was."""
 
     config: Config
-    image: np.ndarray  # (h, w, 3) uint8: the photo, whole
+    image: object  # (h, w, 3) uint8 array: the photo, whole; or a large photo's file (formats.photofile.PhotoFile)
     image_name: str
     cycle: int = 0
     epoch: int = 0
@@ -140,18 +140,23 @@ class Model:
 
     # Pictures.
 
-    def render(self, scale=1.0, border=0.0, hard=True, size=None, on_rows=None):
+    def render(self, scale=1.0, border=0.0, hard=True, size=None, on_rows=None, rows=None):
         """An (H, W, 3) uint8 picture: `scale` x the frame's size (or `size`), widened by `border`.
 
         This is the view `--just_image -x SCALE -b BORDER` draws. `hard`
         draws the partition itself (one colour a region, edges one pixel wide
         at any zoom); otherwise the network's own function, steep tanh
         included. A relu model has no partition and always draws its function.
+        `rows` = (top, bottom) draws only those rows of that picture.
         """
         h, w = size or self.size
         if hard and self.has_partition:
-            return draw.render_partition(self.dividers, self.colour_layers, h, w, scale, border, on_rows=on_rows)
-        return draw.render_function(self.colours, h, w, scale, border, units=self.n_dividers, on_rows=on_rows)
+            return draw.render_partition(
+                self.dividers, self.colour_layers, h, w, scale, border, on_rows=on_rows, rows=rows
+            )
+        return draw.render_function(
+            self.colours, h, w, scale, border, units=self.n_dividers, on_rows=on_rows, rows=rows
+        )
 
     def image(self, scale=1.0, border=0.0, hard=True):
         """The render as a Pillow image."""
@@ -233,7 +238,13 @@ class Model:
         return about
 
     def _photo(self):
-        return None if self.training is None else self.training.image
+        """The photo to fit exported colours to: the photo, or a large one's file shrunk (what is looked at)."""
+        photo = None if self.training is None else self.training.image
+        if photo is None or isinstance(photo, np.ndarray):
+            return photo
+        from .formats.photofile import LARGE_PIXELS
+
+        return photo.shrunk(LARGE_PIXELS >> 4)
 
     def _budget(self, max_bytes):
         # The one given, else the one the model was trained for (fit's max_bytes, the command line's --max_bytes).

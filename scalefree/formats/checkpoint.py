@@ -27,6 +27,8 @@ from ..history import CycleResult, History
 from ..model import ColourLayers, Model, TrainingState
 from ..shapes import kind_of
 from .atomic import OutputError, atomic_path
+from .images import MAX_FILE_PIXELS
+from .photofile import PhotoFile
 from .streams import NotAFile, read_bytes
 
 FORMAT = "scalefree-checkpoint"
@@ -286,12 +288,33 @@ def _history(items):
     return History([CycleResult(**item) for item in items])
 
 
+def _photo_file(fields):
+    """The PhotoFile a checkpoint records its photo by, its fields checked (the file itself is not touched)."""
+    if set(fields) != {"path", "height", "width", "sha256"}:
+        raise CheckpointError("its image is neither a picture nor a photo's file")
+    path, sha256 = fields["path"], fields["sha256"]
+    sizes = fields["height"], fields["width"]
+    if not isinstance(path, str) or not 0 < len(path) <= 4096 or "\0" in path:
+        raise CheckpointError("its image's path is not a file name")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        raise CheckpointError("its image's size is not a size in pixels")
+    if sizes[0] * sizes[1] > MAX_FILE_PIXELS:
+        raise CheckpointError(f"its image has more than {MAX_FILE_PIXELS} pixels")
+    if not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise CheckpointError("its image's SHA-256 is not one")
+    return PhotoFile(path, *sizes, sha256)
+
+
 def to_payload(model):
     """The payload of a model that holds its training state (Model.training)."""
     t = model.training
+    image = t.image
+    if isinstance(image, PhotoFile):
+        # A large photo is recorded by its file, not stored: resuming finds it and checks its hash.
+        image = {"path": image.path, "height": image.height, "width": image.width, "sha256": image.sha256}
     return {
         "config": t.config.to_dict(),
-        "image": t.image,
+        "image": image,
         "image_name": t.image_name,
         "cycle": t.cycle,
         "epoch": t.epoch,
@@ -313,7 +336,9 @@ def from_payload(payload):
     except (ConfigError, TypeError) as err:
         raise CheckpointError(f"its config is unusable: {err}") from None
     image = payload["image"]
-    if not (
+    if isinstance(image, dict):
+        image = _photo_file(image)
+    elif not (
         isinstance(image, np.ndarray)
         and image.dtype == np.uint8
         and image.ndim == 3

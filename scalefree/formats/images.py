@@ -11,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
 from .atomic import OutputError, atomic_path
+from .photofile import LARGE_PIXELS, PhotoFile, PhotoFileError
 from .streams import NotAFile, check_readable, read_bytes
 
 # Transparent pixels are shown over white, as an image viewer would.
@@ -22,6 +23,8 @@ MAX_PIXELS = 1 << 28
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 # The most read from a pipe: an image compressed worse than raw RGB is not one.
 MAX_STREAM_BYTES = 3 * MAX_PIXELS
+# The largest photo read a band at a time (a PhotoFile): pixels are counted in 32-bit integers.
+MAX_FILE_PIXELS = (1 << 31) - 1
 
 
 class ImageError(UserError):
@@ -74,11 +77,44 @@ def read_image(path):
         raise ImageError(f"cannot read image {path}: {err or type(err).__name__}") from None
 
 
-def too_large(path, width, height):
+def too_large(path, width, height, limit=MAX_PIXELS):
     return (
         f"image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels), more than "
-        f"scalefree reads ({MAX_PIXELS / 1e6:.0f}); shrink it first"
+        f"scalefree reads ({limit / 1e6:.0f}); shrink it first"
     )
+
+
+def open_photo(path):
+    """The photo at `path`: an (h, w, 3) uint8 array, or a PhotoFile above LARGE_PIXELS (read a band at a time)."""
+    if not os.path.exists(path):
+        raise ImageError(f"image not found: {path}")
+    try:
+        regular = stat.S_ISREG(check_readable(path, "image"))
+    except NotAFile as err:
+        raise ImageError(str(err)) from None
+    if not regular or not _large(path):
+        return read_image(path)
+    try:
+        photo = PhotoFile.open(path)
+    except PhotoFileError as err:
+        raise ImageError(str(err)) from None
+    if photo.height * photo.width > MAX_FILE_PIXELS:
+        raise ImageError(too_large(path, photo.width, photo.height, limit=MAX_FILE_PIXELS))
+    return photo
+
+
+def _large(path):
+    """Whether the header of the file at `path` declares more than LARGE_PIXELS; nothing is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                return w * h > LARGE_PIXELS
+    except Image.DecompressionBombError:
+        return True  # more than Pillow opens at all
+    except (OSError, ValueError, SyntaxError):
+        return False  # read_image says what is wrong with it
 
 
 BUNDLED_IMAGE = "astronaut.png"

@@ -71,8 +71,7 @@ def move_weakest(trainer, count, sample=1 << 12):
     if not movable:
         return np.zeros(0, np.int64)
     rng = np.random.default_rng([trainer.seed, trainer.epoch])
-    pick = rng.choice(trainer.pixels, min(sample, trainer.pixels), replace=False)
-    x, y = trainer.coords_at(pick), trainer.colors_at(pick)
+    x, y = trainer.sample(rng, sample)
     signs = model.sides(x)
     layers = model.colour_layers
     hidden = layers.hidden(signs)
@@ -86,8 +85,8 @@ def move_weakest(trainer, count, sample=1 << 12):
     worth = np.full(len(w1), np.inf)
     worth[movable] = [loss(hidden + np.outer(majority[j] - signs[:, j], w1[j])) - base for j in movable]
     weakest = np.asarray(movable)[np.argsort(worth[movable])[:count]]
-    picture = model.render(hard=False, size=(trainer.height, trainer.width))
-    target = trainer.data.rgb.reshape(trainer.height, trainer.width, 3)
+    target = trainer.target()
+    picture = model.render(hard=False, size=target.shape[:2])
     moved, new_groups = [], list(groups)
     for g, (group, a, b) in enumerate(zip(groups, starts, starts[1:])):
         mine = weakest[(weakest >= a) & (weakest < b)]

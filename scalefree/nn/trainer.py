@@ -11,8 +11,9 @@ import threading
 import numpy as np
 
 from ..config import new_seed
+from ..plane.coords import pixel_coords
 from ..plane.pictures import psnr
-from ..plane.placement import place
+from ..plane.placement import PLACEMENT_PIXELS, place, shrunk
 from . import surgery
 from ._tensorflow import keras, tf
 from .network import Network, build_optimizer
@@ -36,6 +37,29 @@ def _drop(holder):
     holder.clear()
 
 
+def _place_in_cluster(strategy):
+    """(workers, this worker's number from 0): (1, 0) outside a cluster. A chief counts first."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec() if resolver is not None else None
+    if not spec or not spec.jobs:
+        return 1, 0
+    order = [(job, i) for job in sorted(spec.jobs, key=lambda j: j != "chief") for i in range(len(spec.job_tasks(job)))]
+    mine = (resolver.task_type, resolver.task_id)
+    return len(order), order.index(mine) if mine in order else 0
+
+
+def _band(height, workers, worker):
+    """Worker `worker`'s rows of `height`: as even a share as whole rows allow."""
+    return height * worker // workers, height * (worker + 1) // workers
+
+
+def _look_at(image):
+    """The image shrunk to about PLACEMENT_PIXELS: what every worker looks at alike."""
+    if isinstance(image, np.ndarray):
+        return shrunk(image, PLACEMENT_PIXELS)
+    return image.photo.shrunk(PLACEMENT_PIXELS)
+
+
 class Trainer:
     """A network, its optimizer and one image's pixels; trains in epochs.
 
@@ -45,6 +69,13 @@ class Trainer:
     says (`on_placed()` is called as each is placed). `seed` stands in for an
     unset config.seed. `size` is the frame of the models it gives back
     (the photo's); by default the image's.
+
+    In a cluster each worker holds only its band of the image's rows
+    (`image` may be a picture read band by band, formats.photofile.Picture)
+    and the workers agree on every figure: the loss, the PSNR, where
+    dividers move. What every worker must see alike, the moving of weak
+    dividers, looks at `look`: the image shrunk, the same on every worker
+    (by default made here from `image`).
     """
 
     def __init__(
@@ -59,18 +90,27 @@ class Trainer:
         seed=None,
         on_placed=None,
         size=None,
+        look=None,
     ):
         self.config = config
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.data = Pixels(image)
+        # Processes of a cluster decide together when to stop (see agree), and each holds a band of rows.
+        self._workers, self._worker = _place_in_cluster(self.strategy)
+        height = image.shape[0]
+        self.sharded = self._workers > 1 and height >= self._workers
+        band = _band(height, self._workers, self._worker) if self.sharded else None
+        self.data = Pixels(image, band)
         self.height, self.width = self.data.height, self.data.width
+        self.look = None
+        if self.sharded:
+            self.look = look if look is not None else _look_at(image)
         self.size = tuple(size or (self.height, self.width))
         self.epoch = epoch
         self._seed = config.seed if config.seed is not None else seed if seed is not None else new_seed()
         # Seeds Keras's initial weights; batch order is seeded separately (Pixels.dataset).
         keras.utils.set_random_seed(self._seed)
         if model is None and dividers is None and config.places_dividers:
-            dividers = place(image, config, self._seed, on_placed)
+            dividers = place(image if isinstance(image, np.ndarray) else _look_at(image), config, self._seed, on_placed)
         with self.strategy.scope():
             # Without a model, the first layer has the placed groups' kinds and sizes (a mixed model's
             # lines and circles), else the config's one kind.
@@ -86,23 +126,34 @@ class Trainer:
             lambda x: self.network.keras(x, training=False),
             input_signature=[tf.TensorSpec([None, 2], tf.float32)],
         )
-        # Processes of a cluster decide together when to stop (see agree).
-        resolver = getattr(self.strategy, "cluster_resolver", None)
-        spec = resolver.cluster_spec() if resolver is not None else None
-        self._workers = sum(len(spec.job_tasks(job)) for job in spec.jobs) if spec and spec.jobs else 1
-        self._any = tf.function(
-            lambda flag: self.strategy.reduce(
-                tf.distribute.ReduceOp.SUM, self.strategy.run(lambda: tf.identity(flag)), axis=None
-            )
+        self._sum = tf.function(
+            lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (x,)), axis=None)
         )
+        self._sse = tf.function(self._sse_fn, input_signature=[tf.TensorSpec([None], tf.int32)])
 
     @property
     def seed(self):
         return self._seed
 
+    @property
+    def band(self):
+        """(top, bottom): the rows of the training image this process holds."""
+        return self.data.top, self.data.bottom
+
+    @property
+    def _replica_batch(self):
+        return -(-min(self.config.batch_size, self.pixels) // self._workers)
+
     def _batches(self):
-        dataset = self.data.dataset(self.batch_size, self._seed, self.epoch)
-        return iter(self.strategy.experimental_distribute_dataset(dataset))
+        if not self.sharded:
+            dataset = self.data.dataset(self.batch_size, self._seed, self.epoch)
+            return iter(self.strategy.experimental_distribute_dataset(dataset))
+
+        # Each worker draws its share of every batch from its own band; all take the same number of steps.
+        def batches(context):
+            return self.data.dataset(self._replica_batch, self._seed, self.epoch, self.steps_per_epoch)
+
+        return iter(self.strategy.distribute_datasets_from_function(batches))
 
     def fits(self, config, image, model):
         """Whether `reset` can take this image and model: the same network, batch and training size."""
@@ -150,7 +201,7 @@ class Trainer:
         """
         if self._workers <= 1:
             return bool(flag)
-        return bool(self._any(tf.constant(1.0 if flag else 0.0)) > 0)
+        return bool(self._sum(tf.constant(1.0 if flag else 0.0)) > 0)
 
     def take_from_chief(self, chief):
         """In a cluster, every process takes the chief's weights, optimizer state and epoch.
@@ -166,9 +217,7 @@ class Trainer:
         parts = [tf.reshape(tf.cast(v, tf.float64), [-1]) for v in variables]
         flat = tf.concat([*parts, tf.constant([self.epoch], tf.float64)], axis=0)
         # One sum over the cluster of the chief's values and zeros from the others.
-        summed = tf.function(
-            lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (x,)), axis=None)
-        )(flat * (1.0 if chief else 0.0))
+        summed = self._sum(flat * (1.0 if chief else 0.0))
         values = tf.split(summed, [int(p.shape[0]) for p in parts] + [1])
         for variable, value in zip(variables, values):
             variable.assign(tf.cast(tf.reshape(value, variable.shape), variable.dtype))
@@ -191,29 +240,49 @@ class Trainer:
 
     @property
     def pixels(self):
+        """Pixels of the whole training image (all workers' together)."""
         return self.data.count
 
     def coords_at(self, index):
+        """(x, y) of pixels of the whole training image, by flat index."""
         return self.data.coords_at(index)
-
-    def colors_at(self, index):
-        return self.data.colors_at(index)
 
     @property
     def coords(self):
-        return self.data.coords
+        """(x, y) of every pixel held here, row by row (8 bytes a pixel)."""
+        top, bottom = self.band
+        return pixel_coords(self.height, self.width)[top * self.width : bottom * self.width]
 
     @property
     def colors(self):
-        return self.data.colors
+        """RGB in [0, 1] of every pixel held here, row by row (12 bytes a pixel)."""
+        return self.data.picture().reshape(-1, 3).astype(np.float32) / 255.0
+
+    def sample(self, rng, count):
+        """`count` distinct pixels as (coords, colours), the same on every worker of a cluster."""
+        if not self.sharded:
+            pick = rng.choice(self.pixels, min(count, self.pixels), replace=False)
+            return self.coords_at(pick), self.data.colors_at(pick)
+        h, w = self.look.shape[:2]
+        pick = rng.choice(h * w, min(count, h * w), replace=False)
+        return pixel_coords(h, w)[pick], self.look.reshape(-1, 3)[pick].astype(np.float32) / 255.0
+
+    def target(self):
+        """The training image, or in a cluster its shrunk copy `look`: what residual placement looks at."""
+        return self.look if self.sharded else self.data.picture()
 
     @property
     def steps_per_epoch(self):
-        return -(-self.pixels // self.batch_size)
+        if not self.sharded:
+            return -(-self.pixels // self.batch_size)
+        widest = -(-self.height // self._workers) * self.width
+        return -(-widest // self._replica_batch)
 
     @property
     def batch_size(self):
-        """The configured batch, or the whole image when it has fewer pixels."""
+        """The configured batch (all workers' shares together), or the whole image when it has fewer pixels."""
+        if self.sharded:
+            return self._replica_batch * self._workers
         return min(self.config.batch_size, self.pixels)
 
     # Training.
@@ -271,13 +340,21 @@ class Trainer:
             out[start : start + chunk] = self._predict(coords[start : start + chunk]).numpy()
         return out
 
+    def _sse_fn(self, index):
+        x, y = self.data.lookup(index)
+        return tf.reduce_sum(tf.square(tf.cast(self.network.keras(x, training=False) - y, tf.float64)))
+
     def evaluate(self, chunk=PREDICT_CHUNK):
-        """Mean squared error of the network over the whole training image, a chunk at a time."""
+        """Mean squared error of the network over the whole training image, a chunk at a time.
+
+        In a cluster each worker measures its band and the sums are added:
+        every worker must call this at the same point.
+        """
         total = 0.0
-        for start in range(0, self.pixels, chunk):
-            index = np.arange(start, min(start + chunk, self.pixels))
-            error = self._predict(self.coords_at(index)).numpy() - self.colors_at(index)
-            total += float(np.square(error, dtype=np.float64).sum())
+        for start in range(0, self.data.held, chunk):
+            total += float(self._sse(tf.range(start, min(start + chunk, self.data.held), dtype=tf.int32)))
+        if self.sharded:
+            total = float(self._sum(tf.constant(total, tf.float64)))
         return total / (3 * self.pixels)
 
     def psnr(self):

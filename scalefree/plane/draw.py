@@ -13,34 +13,40 @@ from .pictures import to_uint8
 CHUNK_VALUES = 1 << 21
 
 
-def render_function(colours, height, width, mult=1.0, border=0.0, units=1, on_rows=None):
+def render_function(colours, height, width, mult=1.0, border=0.0, units=1, on_rows=None, rows=None):
     """An (H, W, 3) uint8 picture of `colours`, which maps (n, 2) points (x, y) to (n, 3) RGB in [0, 1].
 
     Drawn a band of rows at a time, each band with about CHUNK_VALUES / `units` pixels.
-    `on_rows(n)` is told as each band of n rows is done.
+    `on_rows(n)` is told as each band of n rows is done. `rows` = (top,
+    bottom) draws only those rows of the picture.
     """
     ys, xs = pixel_axes(height, width, mult, border)
+    ys = ys[slice(*rows)] if rows else ys
     out = np.empty((len(ys), len(xs), 3), dtype=np.uint8)
-    rows = max(1, CHUNK_VALUES // max(units, 1) // len(xs))
-    for top in range(0, len(ys), rows):
-        band = ys[top : top + rows]
+    step = max(1, CHUNK_VALUES // max(units, 1) // len(xs))
+    for top in range(0, len(ys), step):
+        band = ys[top : top + step]
         out[top : top + len(band)] = to_uint8(colours(grid(band, xs))).reshape(len(band), len(xs), 3)
         if on_rows:
             on_rows(len(band))
     return out
 
 
-def render_partition(dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256, on_rows=None):
+def render_partition(
+    dividers, colour_layers, height, width, mult=1.0, border=0.0, band_rows=256, on_rows=None, rows=None
+):
     """Draw with hard dividers: each region exactly one colour, edges one pixel wide at any zoom.
 
     `dividers` are groups of dividers (shapes.Dividers), `colour_layers` a
     model.ColourLayers. Along a row a line flips sign once and a circle
     twice, so a row is a few runs of constant divider outputs: the colour
     network runs once a run, not once a pixel, which makes huge renders cheap.
+    `rows` = (top, bottom) draws only those rows of the picture.
     """
     w1 = np.asarray(colour_layers.w1, np.float64)
     b1 = np.asarray(colour_layers.b1, np.float64)
     ys, xs = (a.astype(np.float64) for a in pixel_axes(height, width, mult, border))
+    ys = ys[slice(*rows)] if rows else ys
     out = np.empty((len(ys), len(xs), 3), dtype=np.uint8)
     for top in range(0, len(ys), band_rows):
         band = ys[top : top + band_rows]

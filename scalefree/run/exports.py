@@ -48,11 +48,11 @@ def export_html(run, model, path, log):
         _partitioned(model),
         about=model.description(),
         title=f"{run.image_name}: {c.n_dividers} {c.type} dividers",
-        photo=run.train_image,
+        photo=run.look,
         max_bytes=run.config.max_bytes,
     )
     write_text(path, document)
-    exact, rounded = (picture_psnr(m.render(size=run.size), run.train_image) for m in (model, drawn))
+    exact, rounded = _against_photo(run, model, drawn)
     data = document.encode()
     log(
         f"wrote the page ({len(data) / 1e3:.1f} kB, {len(gzip.compress(data, 9)) / 1e3:.1f} kB gzipped; "
@@ -67,14 +67,20 @@ def export_model_data(run, model, path, log):
     from ..formats.modeldata import model_data
     from ..formats.page import viewer_path
 
-    data, drawn = model_data(_partitioned(model), photo=run.train_image, max_bytes=run.config.max_bytes)
+    data, drawn = model_data(_partitioned(model), photo=run.look, max_bytes=run.config.max_bytes)
     write_bytes(path, data)
-    exact, rounded = (picture_psnr(m.render(size=run.size), run.train_image) for m in (model, drawn))
+    exact, rounded = _against_photo(run, model, drawn)
     log(
         f"wrote the model data ({len(data):,} bytes; PSNR {rounded:.2f} dB against the photo; rounding "
         f"cost {exact - rounded:.2f} dB) to {quoted(path)}; a page shows it with "
         f'<scalefree-image src="{os.path.basename(path)}"> and the viewer {viewer_path()}'
     )
+
+
+def _against_photo(run, model, drawn):
+    """PSNR of the model and of its rounded copy against the training picture (or, when not held, its look)."""
+    photo = run.look
+    return (picture_psnr(m.render(size=photo.shape[:2]), photo) for m in (model, drawn))
 
 
 WRITERS = {"svg": export_svg, "html": export_html, "model_data": export_model_data}
@@ -105,5 +111,5 @@ def render_image(run, log):
         if app is not None:
             from .window import show_until_closed
 
-            show_until_closed(run.train_image, picture, f"scalefree: {os.path.basename(path)}", app)
+            show_until_closed(run.look, picture, f"scalefree: {os.path.basename(path)}", app)
     return 0

@@ -6,18 +6,26 @@ names; the Run it returns is not changed afterwards.
 """
 
 import dataclasses
+import functools
 import os
 import shlex
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..config import Config, ConfigError
 from ..formats import checkpoint, paths
 from ..formats.atomic import OutputError
-from ..formats.images import BUNDLED_IMAGE, read_bundled_image, read_image
+from ..formats.images import BUNDLED_IMAGE, ImageError, open_photo, read_bundled_image
+from ..formats.photofile import LARGE_PIXELS, PhotoFile, PhotoFileError
 from ..plane.coords import output_shape
-from ..plane.pictures import downscale, working_factor
+from ..plane.pictures import downscale, shrunk_size, working_factor
+from ..plane.placement import PLACEMENT_PIXELS
 from . import cluster
 from .options import RunOptions
+
+# A training picture not held whole is looked at (placed on, shown, measured by exports) shrunk to this.
+LOOK_PIXELS = 16 * PLACEMENT_PIXELS
 
 
 def _sized_for_budget(config, typed, size):
@@ -26,6 +34,19 @@ def _sized_for_budget(config, typed, size):
 
     n, m = shape_for_budget(config.max_bytes, config.type, size, typed.get("n_dividers"), typed.get("n_hidden"))
     return dataclasses.replace(config, n_dividers=n, n_hidden=m)
+
+
+def _training_picture(photo, factor):
+    """The photo shrunk by `factor`: an array, or for a large PhotoFile at a large size, a Picture read band by band."""
+    if not isinstance(photo, PhotoFile):
+        return downscale(photo, factor)
+    height, width = shrunk_size(*photo.shape[:2], factor)
+    try:
+        if height * width > LARGE_PIXELS:
+            return photo.at_size(height, width)
+        return photo.resized(height, width)
+    except PhotoFileError as err:
+        raise ImageError(str(err)) from None
 
 
 def quoted(path):
@@ -50,10 +71,13 @@ def ensure_writable(directory, what):
 class Run:
     """A model, the photo it learns and where its outputs go.
 
-    The photo (`image`) is kept whole; training sees `train_image`, the photo
-    shrunk by -p or, by default, to about `pixel_budget` pixels. Both span
-    the same plane, so the model covers the whole photo and renders at its
-    own size. `stored` is the Model of a resumed or rendered checkpoint.
+    The photo (`image`) is kept whole, or above LARGE_PIXELS known by its
+    file (a PhotoFile); training sees `train_image`, the photo shrunk by -p
+    or, by default, to about `pixel_budget` pixels: an array, or for a large
+    one a Picture each worker reads its rows of. All span the same plane, so
+    the model covers the whole photo and renders at its own size. `look` is
+    the training picture as an array small enough to look at whole.
+    `stored` is the Model of a resumed or rendered checkpoint.
     `checkpoint_path` is None when nothing is to be saved (a model fitted
     from Python without a file). In a cluster only the chief writes files.
     """
@@ -95,11 +119,16 @@ class Run:
         if image is not None:
             photo, name = image, image_name or "image.png"
         elif options.input_image is not None:
-            photo, name = read_image(options.input_image), os.path.basename(options.input_image)
+            photo, name = open_photo(options.input_image), os.path.basename(options.input_image)
         elif photo is None:
             photo, name = read_bundled_image(), BUNDLED_IMAGE
+        elif isinstance(photo, PhotoFile):
+            try:
+                photo.check()  # a checkpoint that records its photo by path: still there, still the same?
+            except PhotoFileError as err:
+                raise ImageError(str(err)) from None
         factor = working_factor(*photo.shape[:2], config.downscale, config.pixel_budget)
-        train_image = downscale(photo, factor)
+        train_image = _training_picture(photo, factor)
         if stored is None and config.max_bytes is not None and config.kind.partitions:
             config = _sized_for_budget(config, config_typed, train_image.shape[:2])
         if checkpoint_path == "":
@@ -142,6 +171,16 @@ class Run:
             f"for model data of at most {c.max_bytes:,} bytes: {c.n_dividers} {c.kind.name} and "
             f"{c.n_hidden} colour units (about {about:,} bytes at {TYPICAL_WEIGHT_BITS} bits a weight)"
         )
+
+    @property
+    def held(self):
+        """Whether the training picture is an array (else a Picture, read a band at a time)."""
+        return isinstance(self.train_image, np.ndarray)
+
+    @functools.cached_property
+    def look(self):
+        """The training picture, or, when it is not held, the photo shrunk to look at whole (placement, window)."""
+        return self.train_image if self.held else self.image.shrunk(LOOK_PIXELS)
 
     @property
     def size(self):

@@ -126,10 +126,10 @@ class TrainedRun:
         with tqdm(
             total=c.n_dividers, desc=f"placing {what} ({c.placement})", unit=what, delay=1.0, leave=False, disable=None
         ) as bar:
-            dividers = place(r.train_image, c, self.seed, bar.update)
+            dividers = place(r.look, c, self.seed, bar.update)
         placed = time.perf_counter()
         # Regions are found on the copy placement looked at: their colours need no more pixels than that.
-        table = region_table(shrunk(r.train_image, PLACEMENT_PIXELS), dividers)
+        table = region_table(shrunk(r.look, PLACEMENT_PIXELS), dividers)
         rng = np.random.default_rng([self.seed, 0])
         model = Model(dividers, ColourLayers(*fit_colour_layers(table, c.n_hidden, rng)), r.photo_size, c.sharpness)
         result, picture = self._measured(model, started)
@@ -201,10 +201,6 @@ class TrainedRun:
             self.trainer = Trainer(
                 c, r.train_image, model=r.stored, optimizer_state=t.optimizer, epoch=t.epoch, **common
             )
-            # The model a run starts from is a candidate for the one it ends with:
-            # a resumed run never ends on a model worse than it was given.
-            start = CycleResult(self.cycle, math.nan, self.trainer.psnr(), 0.0, 0.0, 0)
-            self.best = (start, self.trainer.snapshot())
         elif self.first is not None:
             result, model = self.first
             reusable = [t for t in self.pool or () if t.fits(c, r.train_image, model)]
@@ -221,16 +217,36 @@ class TrainedRun:
                 self.trainer.set_model(self.start)
         else:
             self.trainer = Trainer(c, r.train_image, **common)
+        if self.trainer.sharded:
+            (top, bottom), height = self.trainer.band, self.trainer.height
+            self.log(
+                f"holding rows {top}-{bottom - 1} of the training picture's {height} "
+                f"({(bottom - top) / height:.0%} of its pixels)"
+            )
         if r.options.strategy == "multiworker":
             self.trainer.take_from_chief(r.is_chief)
+        # The model a run starts from is a candidate for the one it ends with: a resumed run never
+        # ends on a model worse than it was given. (In a cluster the chief may be the only one to
+        # have found the checkpoint, and every worker measures its share: they agree first.)
+        if self.trainer.agree(r.stored is not None):
+            start = CycleResult(self.cycle, math.nan, self.trainer.psnr(), 0.0, 0.0, 0)
+            self.best = (start, self.trainer.snapshot())
 
     def _measured(self, model, started):
-        """The CycleResult of a cycle-0 model made since `started`, and its picture at the training size."""
+        """The CycleResult of a cycle-0 model made since `started`, and its picture at the training size.
+
+        A training picture not held whole is measured a band of rows at a
+        time, and the picture returned is at the size of `run.look`.
+        """
         r = self.run
-        picture = model.render(size=r.size)
-        error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
+        if r.held:
+            picture = model.render(size=r.size)
+            error = float(np.mean(np.square((picture.astype(np.float64) - r.train_image) / 255.0)))
+        else:
+            error = _streamed_error(model, r.train_image)
+            picture = model.render(size=r.look.shape[:2])
         seconds = time.perf_counter() - started
-        pixels = r.train_image.shape[0] * r.train_image.shape[1]
+        pixels = r.size[0] * r.size[1]
         return CycleResult(0, error, psnr(error), seconds, pixels / seconds, 0), picture
 
     def start_refining(self):
@@ -269,7 +285,7 @@ class TrainedRun:
         r, t = self.run, self.trainer
         state = TrainingState(
             config=r.config,
-            image=r.image,
+            image=r.image,  # a large photo's file (PhotoFile): the checkpoint records it by path and hash
             image_name=r.image_name,
             cycle=self.cycle,
             epoch=t.epoch if t else 0,
@@ -363,19 +379,35 @@ class TrainedRun:
 
     def _train_in_cluster(self, stop_event, on_steps):
         """train_cycles, with a lost worker said in one line: which, and what the checkpoint holds."""
-        from ..nn.strategy import LOST
-        from .cluster import silent
+        from ..nn.strategy import LOST, lost_worker
+        from .cluster import addresses, answering, silent
         from .cycles import train_cycles
 
         try:
             return train_cycles(self.trainer, self.run.cycle, stop_event, self.on_cycle, on_steps, self.started)
         except LOST as err:
-            gone = ", ".join(f"{name} at {address}" for name, address in silent()) or "a worker"
+            named, where = lost_worker(err), dict(addresses())
+            if named in where:
+                # A stopped process still answers at its port (the system does): it is there but silent.
+                up = answering(where[named])
+                gone, how = f"{named} at {where[named]}", "stopped answering" if up else "is gone"
+            else:
+                gone = ", ".join(f"{name} at {address}" for name, address in silent()) or "a worker"
+                how = "stopped answering" if isinstance(err, LOST[1]) else "is gone"
             timeout = self.run.options.cluster_timeout
-            how = "stopped answering" if isinstance(err, LOST[1]) else "is gone"
             raise ClusterError(
                 f"the cluster lost {gone} ({how}{f'; --cluster_timeout {timeout:g} s' if timeout else ''})"
             ) from None
+
+
+def _streamed_error(model, picture):
+    """Mean squared error of the model's picture against a Picture read a band of rows at a time."""
+    height, width = picture.shape[:2]
+    total = 0.0
+    for top, band in picture.bands(band_pixels=1 << 20):
+        drawn = model.render(size=(height, width), rows=(top, top + len(band)))
+        total += float(np.square((drawn.astype(np.float64) - band) / 255.0).sum())
+    return total / (3 * height * width)
 
 
 @contextlib.contextmanager
@@ -481,5 +513,5 @@ def _train(trained, app, mailbox, log, stop):
             gc.collect()
             gc.freeze()
             title = f"scalefree: {run.name}"
-            reason = run_with_window(run.train_image, lambda: trained.train(stop), stop, mailbox, title, app)
+            reason = run_with_window(run.look, lambda: trained.train(stop), stop, mailbox, title, app)
     return Outcome(reason, time.perf_counter() - started, trained)
