@@ -231,6 +231,27 @@ def test_a_worker_that_never_comes_is_said_and_given_up_on(tmp_path):
     assert f"joining the cluster as worker 0 of 2 (127.0.0.1:{ports[0]}, 127.0.0.1:{ports[1]})" in out
 
 
+def test_workers_given_different_photos_of_one_name_stop_in_one_line(tmp_path):
+    """A host may hold another file under the photo's path: each worker would train on its own picture."""
+    import numpy as np
+    from PIL import Image
+
+    ports = quiet_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(other / "planes.png")
+    chief_command = planes_command(tmp_path, "-c", "2", "--seed", "0")
+    worker_command = [str(other / "planes.png") if a.endswith("planes.png") else a for a in chief_command]
+    with alone_in(cluster, 0, chief_command) as chief, alone_in(cluster, 1, worker_command) as worker:
+        said = [chief.finish(timeout=300), worker.finish(timeout=300)]
+    for (code, _out, err), whose in zip(said, ["a worker's", "this worker's"]):
+        assert code == 2 and "Traceback" not in err, err
+        line = rf"{whose} photo is not the chief's \(planes.png, SHA-256 [0-9a-f]{{12}}...\): every worker must learn"
+        assert re.fullmatch(rf"image_learn.py: error: {line} the same photo; .*\n", err), err
+    assert "holds cycle 0" in said[0][2] and "the chief keeps the checkpoint" in said[1][2]
+
+
 def test_a_stop_signal_while_the_cluster_forms_is_honoured_at_once(tmp_path):
     from scalefree.formats import checkpoint
 

@@ -203,6 +203,16 @@ class Trainer:
             return bool(flag)
         return bool(self._sum(tf.constant(1.0 if flag else 0.0)) > 0)
 
+    def same_as_chief(self, chief, token):
+        """Whether the chief's `token` (an integer below 2**48) is this process's too; True outside a cluster.
+
+        Every process must call this at the same point.
+        """
+        if self._workers <= 1:
+            return True
+        theirs = int(self._sum(tf.constant(float(token) if chief else 0.0, tf.float64)))
+        return theirs == token
+
     def take_from_chief(self, chief):
         """In a cluster, every process takes the chief's weights, optimizer state and epoch.
 

@@ -224,6 +224,7 @@ class TrainedRun:
                 f"({(bottom - top) / height:.0%} of its pixels)"
             )
         if r.options.strategy == "multiworker":
+            self._check_same_photo()
             self.trainer.take_from_chief(r.is_chief)
         # The model a run starts from is a candidate for the one it ends with: a resumed run never
         # ends on a model worse than it was given. (In a cluster the chief may be the only one to
@@ -231,6 +232,25 @@ class TrainedRun:
         if self.trainer.agree(r.stored is not None):
             start = CycleResult(self.cycle, math.nan, self.trainer.psnr(), 0.0, 0.0, 0)
             self.best = (start, self.trainer.snapshot())
+
+    def _check_same_photo(self):
+        """Every worker of a cluster learns the chief's photo (a host may hold another file by that name)."""
+        import hashlib
+
+        from ..formats.photofile import PhotoFile
+
+        r = self.run
+        if isinstance(r.image, PhotoFile):
+            digest = r.image.sha256
+        else:
+            digest = hashlib.sha256(memoryview(np.ascontiguousarray(r.image)).cast("B")).hexdigest()
+        mine = int(digest[:12], 16)
+        same = self.trainer.same_as_chief(r.is_chief, mine)
+        if self.trainer.agree(not same):
+            what = "this worker's photo is not the chief's" if not same else "a worker's photo is not the chief's"
+            raise ClusterError(
+                f"{what} ({r.image_name}, SHA-256 {digest[:12]}...): every worker must learn the same photo"
+            )
 
     def _measured(self, model, started):
         """The CycleResult of a cycle-0 model made since `started`, and its picture at the training size.
