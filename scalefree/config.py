@@ -59,6 +59,16 @@ RENDER_PIXEL_LIMIT = 1 << 28
 WHAT, TRAINING, OUTPUT = "what to learn", "training", "output"
 
 
+# -n auto: the colour units are chosen among these when the first model's regions are known (plane.colouring).
+AUTO = "auto"
+COLOUR_UNIT_CHOICES = (8, 16, 32, 64)
+
+
+def colour_units(text):
+    """-n's value: a number of colour units, or 'auto'."""
+    return AUTO if text == AUTO else int(text)
+
+
 def option(default, *flags, group, help, **parser):
     """A field that is a command-line option: `flags` besides --NAME, its `help` and `group`.
 
@@ -103,7 +113,14 @@ class Config:
     n_dividers: int = option(
         128, "-d", group=WHAT, metavar="N", help="number of divider units (lines or circles), the first layer"
     )
-    n_hidden: int = option(32, "-n", group=WHAT, metavar="M", help="number of ReLU colour units, the second layer")
+    n_hidden: int = option(
+        32,
+        "-n",
+        group=WHAT,
+        metavar="M",
+        type=colour_units,
+        help="number of ReLU colour units, the second layer; 'auto': chosen from the first model's regions",
+    )
     max_bytes: int | None = option(
         None,
         group=WHAT,
@@ -196,6 +213,8 @@ class Config:
             if value is None and _optional(f):
                 continue
             kind = _field_type(f)
+            if f.name == "n_hidden" and value == AUTO:
+                continue
             if not isinstance(value, kind) or isinstance(value, bool):
                 raise ConfigError(f"--{f.name} has an unusable value {shown(value)}")
             if kind is not str and not math.isfinite(value):
@@ -226,6 +245,12 @@ class Config:
             "disp_mult",
             "max_bytes",
         )
+        if self.n_hidden == AUTO:
+            if not self.places_dividers:
+                raise ConfigError("-n auto chooses the colour units from the dividers' regions: -t relu has none")
+            if self.max_bytes is not None:
+                raise ConfigError("--max_bytes chooses -n itself: give one or the other")
+            positive = tuple(name for name in positive if name != "n_hidden")
         for name in positive:
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ConfigError(f"--{name} must be greater than 0, got {getattr(self, name)}")
@@ -241,11 +266,16 @@ class Config:
         ):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"--{name} must not be negative, got {getattr(self, name)}")
-        if self.n_hidden * max(self.n_dividers, 3) > MAX_WEIGHTS:
+        if self.colour_units_at_most * max(self.n_dividers, 3) > MAX_WEIGHTS:
             raise ConfigError(
                 f"-d {self.n_dividers} with -n {self.n_hidden} makes more weights than scalefree allows ({MAX_WEIGHTS})"
             )
         return self
+
+    @property
+    def colour_units_at_most(self):
+        """M, or with -n auto the most it may choose."""
+        return max(COLOUR_UNIT_CHOICES) if self.n_hidden == AUTO else self.n_hidden
 
     @property
     def kind(self):
@@ -294,6 +324,9 @@ class Config:
 
     def merged(self, typed):
         """This (stored) config with the options the user typed applied over it."""
+        if typed.get("n_hidden") == AUTO:
+            # The stored model's colour units were chosen already: -n auto keeps them.
+            typed = {k: v for k, v in typed.items() if k != "n_hidden"}
         for name in ARCHITECTURE:
             if name in typed and typed[name] != getattr(self, name):
                 if name == "type" and kind_of(typed[name]).type == self.type:

@@ -27,7 +27,7 @@ def _add(group, f):
     if kind is bool:
         kwargs["action"] = "store_true"
     elif kind is not str:
-        kwargs["type"] = kind
+        kwargs.setdefault("type", kind)
     shown = "" if f.default is None or kind is bool else f" (default: {f.default})"
     group.add_argument(*meta["flags"], f"--{f.name}", default=argparse.SUPPRESS, help=meta["help"] + shown, **kwargs)
 

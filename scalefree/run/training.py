@@ -112,8 +112,9 @@ class TrainedRun:
         """
         from tqdm import tqdm
 
+        from ..config import AUTO, COLOUR_UNIT_CHOICES
         from ..model import ColourLayers, Model
-        from ..plane.colouring import fit_colour_layers, fresh_colour_layers
+        from ..plane.colouring import choose_colour_units, fit_colour_layers, fresh_colour_layers
         from ..plane.placement import PLACEMENT_PIXELS, place, shrunk
         from ..plane.regions import region_table
         from ..shapes import Mixed
@@ -130,8 +131,16 @@ class TrainedRun:
         placed = time.perf_counter()
         # Regions are found on the copy placement looked at: their colours need no more pixels than that.
         table = region_table(shrunk(r.look, PLACEMENT_PIXELS), dividers)
-        rng = np.random.default_rng([self.seed, 0])
-        model = Model(dividers, ColourLayers(*fit_colour_layers(table, c.n_hidden, rng)), r.photo_size, c.sharpness)
+        chosen, name = "", r.name  # the run's files keep the name it started with ('..._autoh')
+        if c.n_hidden == AUTO:
+            make_rng = lambda: np.random.default_rng([self.seed, 0])  # noqa: E731
+            m, layers, chosen = choose_colour_units(table, COLOUR_UNIT_CHOICES, make_rng)
+            # From here on the run is one with M colour units (its checkpoints store M, not 'auto').
+            self.run = r = dataclasses.replace(r, config=dataclasses.replace(c, n_hidden=m))
+            c = r.config
+        else:
+            layers = fit_colour_layers(table, c.n_hidden, np.random.default_rng([self.seed, 0]))
+        model = Model(dividers, ColourLayers(*layers), r.photo_size, c.sharpness)
         result, picture = self._measured(model, started)
         self.first = (result, model)
         if table.best_psnr() - result.psnr > CLOSE_ENOUGH:
@@ -142,13 +151,15 @@ class TrainedRun:
             self.start = model.replace(colour_layers=ColourLayers(*fresh))
         self.history.add(result)
         if r.is_chief and r.checkpoint_path:
-            path = paths.sketch_path(r.output_dir, r.name)
+            path = paths.sketch_path(r.output_dir, name)
             write_image(picture, path)
             self.sketch_path = path
         if len(c.kind.members()) > 1:  # a mixed model: say what placement chose
             what = " and ".join(f"{len(g)} {g.name}" for g in dividers)
         else:
             what = f"{c.n_dividers} {what}"
+        if chosen:
+            self.log(chosen)
         line = (
             f"placed {what} in {placed - started:.1f} s and fitted {c.n_hidden} colour units to "
             f"their {len(table.counts)} regions in {time.perf_counter() - placed:.1f} s: cycle 0, PSNR "
