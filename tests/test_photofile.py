@@ -101,6 +101,10 @@ def test_a_checkpoint_records_a_large_photo_by_path_and_hash_and_resuming_checks
     photo_path.rename(moved)
     result = subprocess.run(cli, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "cannot be read (No such file or directory)" in result.stderr, result.stderr
+    # Drawing the model needs only the photo's size.
+    render = [*cli[:2], "--just_image", "-m", str(saved), "-o", str(tmp_path / "drawn.png")]
+    result = subprocess.run(render, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and Image.open(tmp_path / "drawn.png").size == (120, 90), result.stderr
     Image.fromarray(textured(90, 120)).save(moved)
     result = subprocess.run([*cli, "-i", str(moved)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "resuming at cycle 2" in result.stdout, result.stderr

@@ -141,8 +141,13 @@ class Trainer:
         return self.data.top, self.data.bottom
 
     @property
+    def _local_replicas(self):
+        """Replicas on this worker (its GPUs; one on a CPU)."""
+        return max(1, self.strategy.num_replicas_in_sync // self._workers)
+
+    @property
     def _replica_batch(self):
-        return -(-min(self.config.batch_size, self.pixels) // self._workers)
+        return -(-min(self.config.batch_size, self.pixels) // (self._workers * self._local_replicas))
 
     def _batches(self):
         if not self.sharded:
@@ -150,8 +155,10 @@ class Trainer:
             return iter(self.strategy.experimental_distribute_dataset(dataset))
 
         # Each worker draws its share of every batch from its own band; all take the same number of steps.
+        # A worker's dataset gives its replicas one batch each per step.
         def batches(context):
-            return self.data.dataset(self._replica_batch, self._seed, self.epoch, self.steps_per_epoch)
+            local = self._local_replicas
+            return self.data.dataset(self._replica_batch, self._seed, self.epoch, self.steps_per_epoch * local)
 
         return iter(self.strategy.distribute_datasets_from_function(batches))
 
@@ -286,13 +293,13 @@ class Trainer:
         if not self.sharded:
             return -(-self.pixels // self.batch_size)
         widest = -(-self.height // self._workers) * self.width
-        return -(-widest // self._replica_batch)
+        return -(-widest // (self._replica_batch * self._local_replicas))
 
     @property
     def batch_size(self):
         """The configured batch (all workers' shares together), or the whole image when it has fewer pixels."""
         if self.sharded:
-            return self._replica_batch * self._workers
+            return self._replica_batch * self._workers * self._local_replicas
         return min(self.config.batch_size, self.pixels)
 
     # Training.

@@ -36,13 +36,13 @@ def _sized_for_budget(config, typed, size):
     return dataclasses.replace(config, n_dividers=n, n_hidden=m)
 
 
-def _training_picture(photo, factor):
-    """The photo shrunk by `factor`: an array, or for a large PhotoFile at a large size, a Picture read band by band."""
+def _training_picture(photo, factor, lazy=False):
+    """The photo shrunk by `factor`: an array, or for a large PhotoFile at a large size (or `lazy`), a Picture."""
     if not isinstance(photo, PhotoFile):
         return downscale(photo, factor)
     height, width = shrunk_size(*photo.shape[:2], factor)
     try:
-        if height * width > LARGE_PIXELS:
+        if lazy or height * width > LARGE_PIXELS:
             return photo.at_size(height, width)
         return photo.resized(height, width)
     except PhotoFileError as err:
@@ -122,13 +122,13 @@ class Run:
             photo, name = open_photo(options.input_image), os.path.basename(options.input_image)
         elif photo is None:
             photo, name = read_bundled_image(), BUNDLED_IMAGE
-        elif isinstance(photo, PhotoFile):
+        elif isinstance(photo, PhotoFile) and not options.just_image:  # a render needs only the photo's size
             try:
                 photo.check()  # a checkpoint that records its photo by path: still there, still the same?
             except PhotoFileError as err:
                 raise ImageError(str(err)) from None
         factor = working_factor(*photo.shape[:2], config.downscale, config.pixel_budget)
-        train_image = _training_picture(photo, factor)
+        train_image = _training_picture(photo, factor, lazy=options.just_image)
         if stored is None and config.max_bytes is not None and config.kind.partitions:
             config = _sized_for_budget(config, config_typed, train_image.shape[:2])
         if checkpoint_path == "":
