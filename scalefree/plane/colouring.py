@@ -165,8 +165,9 @@ def choose_colour_units(table, choices, make_rng, within=AUTO_WITHIN):
     tried = []
     for m in sorted(choices):
         layers = fit_colour_layers(table, m, make_rng())
-        tried.append(f"{m}: {table_psnr(table, layers):.2f}")
-        if table_psnr(table, layers) >= min(best, AUTO_ENOUGH) - within:
+        fitted = table_psnr(table, layers)
+        tried.append(f"{m}: {fitted:.2f}")
+        if fitted >= min(best, AUTO_ENOUGH) - within:
             why = f"its fit comes within {within:g} dB of each region painted its own colour ({best:.2f} dB)"
             break
     else:
