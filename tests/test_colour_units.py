@@ -11,7 +11,7 @@ from conftest import ROOT
 import scalefree
 from scalefree.config import AUTO, Config, ConfigError
 from scalefree.formats import checkpoint
-from scalefree.plane.colouring import choose_colour_units, fit_colour_layers, table_psnr
+from scalefree.plane.colouring import AUTO_HEADROOM, choose_colour_units, fit_colour_layers, table_psnr
 from scalefree.plane.regions import RegionTable
 
 
@@ -20,22 +20,28 @@ def table_of(means, counts, signs, within=0.0):
     return RegionTable(np.asarray(signs, np.float32), counts, means, within, np.zeros(int(counts.sum()), int))
 
 
-def test_regions_a_few_units_paint_take_the_fewest_and_many_regions_of_any_colour_the_most():
+def test_regions_a_few_units_paint_take_a_few_times_the_fewest_and_many_regions_of_any_colour_the_most():
     rng = np.random.default_rng(0)
     signs = rng.choice([-1.0, 1.0], size=(400, 12))
     # Colours that are one shift per divider side: the fit's start paints them, 8 units are plenty.
     shifts = rng.normal(0, 0.15, (12, 3))
     simple = table_of(1 / (1 + np.exp(-(signs @ shifts))), np.full(400, 10), signs, within=0.5)
-    m, layers, line = choose_colour_units(simple, (8, 16, 32, 64), lambda: np.random.default_rng(1))
-    assert m == 8 and layers[0].shape == (12, 8)
-    assert line.startswith("-n auto: 8 colour units for 400 regions; fitted to them, 8: ")
-    # The layers are those a run given -n 8 starts from.
-    np.testing.assert_array_equal(layers[0], fit_colour_layers(simple, 8, np.random.default_rng(1))[0])
-    # 400 regions of unrelated colours: no fit comes near each region's own colour, so the most.
+    m, layers, line = choose_colour_units(simple, (8, 16, 32, 64), lambda: np.random.default_rng(1), headroom=4)
+    assert m == 32 and layers[0].shape == (12, 32)
+    assert line.startswith("-n auto: 32 colour units for 400 regions; fitted to them, 8: ")
+    assert "; 8 come within 0.2 dB of each region painted its own colour" in line
+    assert line.endswith("; 4 times that for the regions training cuts")
+    # The layers are those a run given -n 32 starts from.
+    np.testing.assert_array_equal(layers[0], fit_colour_layers(simple, 32, np.random.default_rng(1))[0])
+    # Headroom beyond the most choice takes the most; no headroom, the fewest.
+    assert choose_colour_units(simple, (8, 16, 32, 64), lambda: np.random.default_rng(1), headroom=16)[0] == 64
+    assert choose_colour_units(simple, (8, 16, 32, 64), lambda: np.random.default_rng(1), headroom=1)[0] == 8
+    # 400 regions of unrelated colours: no fit comes near each region's own colour, so the most, and
+    # fewer are not tried (they would miss by more).
     scattered = table_of(rng.random((400, 3)), np.full(400, 10), signs, within=0.5)
     m, layers, line = choose_colour_units(scattered, (8, 16, 32, 64), lambda: np.random.default_rng(1))
-    assert m == 64 and layers[0].shape == (12, 64) and "the most" in line
-    assert line.count(":") == 6  # every one tried is said: "8: ..., 16: ..., 32: ..., 64: ..."
+    assert m == 64 and layers[0].shape == (12, 64) and line.endswith(": the most")
+    assert "fitted to them, 64: " in line and " 32: " not in line
     assert table_psnr(scattered, layers) < scattered.best_psnr() - 0.2
 
 
@@ -55,14 +61,16 @@ def test_the_command_line_says_what_it_chose_and_stores_the_number(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     # 32 circles on the bundled photo cut some 80 regions that 8 units paint (see plane.colouring).
-    found = re.search(r"^-n auto: (\d+) colour units for (\d+) regions; fitted to them, .* dB\)$", result.stdout, re.M)
-    assert found and found[1] == "8", result.stdout
-    assert f"fitted 8 colour units to their {found[2]} regions" in result.stdout
+    said = r"^-n auto: (\d+) colour units for (\d+) regions; fitted to them, .*; 8 come within "
+    found = re.search(said, result.stdout, re.M)
+    chosen = min(8 * AUTO_HEADROOM, 64)
+    assert found and found[1] == str(chosen), result.stdout
+    assert f"fitted {chosen} colour units to their {found[2]} regions" in result.stdout
     saved = tmp_path / "astronaut_256x256_circular_32d_autoh.pkl"
     model = checkpoint.read(saved)
-    assert model.n_colour_units == 8 and model.training.config.n_hidden == 8
+    assert model.n_colour_units == chosen and model.training.config.n_hidden == chosen
     assert (tmp_path / "astronaut_256x256_circular_32d_autoh_sketch.png").exists()
-    # The same command again finds the file; resumed with -m, "auto" keeps the 8.
+    # The same command again finds the file; resumed with -m, "auto" keeps the number.
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "exists already: resume it with -m" in again.stderr
     resumed = subprocess.run(

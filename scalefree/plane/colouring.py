@@ -134,11 +134,16 @@ def fit_colour_layers(table, m, rng, steps=STEPS, batch=BATCH, rate=RATE, start=
     return tuple(params)
 
 
-# -n auto: colour units grow until their fit to the region table comes this close (dB) to every region
-# painted its own mean colour, what the dividers allow; a fit this good (dB) is close enough in any case
-# (regions of one flat colour each allow an infinite PSNR).
+# -n auto: the fewest colour units whose fit to the first model's region table comes this close (dB) to
+# every region painted its own mean colour (what the dividers allow) paint the regions; a fit this good
+# (dB) is close enough in any case (regions of one flat colour each allow an infinite PSNR).
 AUTO_WITHIN = 0.2
 AUTO_ENOUGH = 40.0
+# ... and the run takes this many times as many, for the regions training cuts as the dividers move.
+# Tuned at 60 s on astronaut, chelsea and rose (32 lines and 32 circles; 128 dividers miss the regions'
+# colours at every M): with 4 each run came within 0.15 dB of its best fixed M; with 2, rose's 32
+# circles fell 0.30 short, with 1 (the fewest alone) chelsea's 32 lines 0.24.
+AUTO_HEADROOM = 4
 
 
 def table_psnr(table, layers):
@@ -148,29 +153,34 @@ def table_psnr(table, layers):
     return psnr(table.mse(output(hidden, w2, b2)))
 
 
-def choose_colour_units(table, choices, make_rng, within=AUTO_WITHIN):
-    """(M, its fitted layers, a line saying why) for -n auto: the fewest colour units that paint the regions.
+def choose_colour_units(table, choices, make_rng, within=AUTO_WITHIN, headroom=AUTO_HEADROOM):
+    """(M, its fitted layers, a line saying why) for -n auto: enough colour units for the regions and training.
 
-    Each M of `choices`, smallest first, is fitted to the table as the first
+    Each M of `choices`, largest first, is fitted to the table as the first
     model is (`make_rng()` gives each the same generator, so the layers of
-    the M chosen are those a run given -n M would start from); the first
-    whose fit comes within `within` dB of each region painted its own mean
-    colour is chosen, else the largest. Tuned on the astronaut photo at 60 s:
-    128 lines and 128 circles miss the regions' colours by 1.3 to 3.5 dB at
-    every M and train best with 64; 32 circles come within 0.05 dB with 8,
-    and 8 to 64 train alike; 32 lines come within 0.2 at 32, which trains
-    0.45 dB above 16.
+    the M chosen are those a run given -n M would start from), down to the
+    fewest whose fit comes within `within` dB of each region painted its own
+    mean colour; the run takes `headroom` times that many (the smallest
+    choice at least that), as training cuts new regions. When even the most
+    miss, the most, and the rest are not tried. Tuning and measurements:
+    bench/results/2026-12-02-colour-units.md.
     """
-    best = table.best_psnr()
-    tried = []
-    for m in sorted(choices):
+    ordered = sorted(choices, reverse=True)
+    target = min(table.best_psnr(), AUTO_ENOUGH) - within
+    fits, fewest = {}, None
+    for m in ordered:
         layers = fit_colour_layers(table, m, make_rng())
-        fitted = table_psnr(table, layers)
-        tried.append(f"{m}: {fitted:.2f}")
-        if fitted >= min(best, AUTO_ENOUGH) - within:
-            why = f"its fit comes within {within:g} dB of each region painted its own colour ({best:.2f} dB)"
+        fits[m] = (layers, table_psnr(table, layers))
+        if fits[m][1] < target:
             break
+        fewest = m
+    tried = ", ".join(f"{m}: {fitted:.2f}" for m, (_, fitted) in sorted(fits.items()))
+    allowed = f"each region painted its own colour ({table.best_psnr():.2f} dB)"
+    if fewest is None:
+        m = ordered[0]
+        why = f"even {m} miss {allowed} by more than {within:g} dB: the most"
     else:
-        why = f"none comes within {within:g} dB of each region painted its own colour ({best:.2f} dB): the most"
-    line = f"-n auto: {m} colour units for {len(table.counts)} regions; fitted to them, {', '.join(tried)} dB; {why}"
-    return m, layers, line
+        m = min((c for c in ordered if c >= fewest * headroom), default=ordered[0])
+        why = f"{fewest} come within {within:g} dB of {allowed}; {headroom:g} times that for the regions training cuts"
+    line = f"-n auto: {m} colour units for {len(table.counts)} regions; fitted to them, {tried} dB; {why}"
+    return m, fits[m][0], line
