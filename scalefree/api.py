@@ -45,7 +45,7 @@ def fit(
     `dividers` (N) lines or circles (`shape`: "lines" or "circles", or the
     command line's "linear" and "circular"; "mixed" for lines, circles or
     both as placement finds best; "relu" for the smooth baseline)
-    and `colours` (M) colour units: 128 and 32, or with `max_bytes=B` as
+    and `colours` (M) colour units: 128 and 64, or with `max_bytes=B` as
     many as fit a model data file of B bytes (`to_data` then keeps within
     it). Training stops after `seconds`, after
     `cycles` cycles or at `target_psnr` dB, whichever comes first (60 s

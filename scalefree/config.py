@@ -113,8 +113,11 @@ class Config:
     n_dividers: int = option(
         128, "-d", group=WHAT, metavar="N", help="number of divider units (lines or circles), the first layer"
     )
+    # 64, the first tool's default: at 60 s on the tuning photos 64 units trained 0.2 to 0.6 dB above 32
+    # with 128 dividers, and were best or within 0.2 dB of the best M with 32 (bench/results/
+    # 2026-12-02-colour-units.md).
     n_hidden: int = option(
-        32,
+        64,
         "-n",
         group=WHAT,
         metavar="M",

@@ -197,7 +197,7 @@ def test_a_second_ctrl_c_aborts_at_once_and_says_which_cycle_is_saved(tmp_path):
         run.wait_for(r"^SIGINT: stopping after this epoch")
         run.signal(signal.SIGINT)
         code, out, err = run.finish(timeout=60)
-    model = tmp_path / "planes_64x64_linear_4d_32h.pkl"
+    model = tmp_path / "planes_64x64_linear_4d_64h.pkl"
     assert code == 130
     assert err.strip().splitlines()[-1] == f"image_learn.py: aborted; {model} holds cycle 1", err
     assert checkpoint.load(model)["cycle"] == 1 and "model saved to" not in out
@@ -336,7 +336,7 @@ def test_ctrl_c_while_tensorflow_loads_ends_the_run_with_its_first_model(tmp_pat
         run.wait_for(r"cycle 0, PSNR")
         run.signal(signal.SIGINT)
         code, out, err = run.finish(timeout=60)
-    model = tmp_path / "planes_32x32_linear_4d_32h.pkl"
+    model = tmp_path / "planes_32x32_linear_4d_64h.pkl"
     assert code == 0, err
     assert "stopped before training after" in out and f"model saved to {model}" in out
     assert checkpoint.load(model)["cycle"] == 0 and not re.search(r"^cycle\s+1", out, re.M)
@@ -370,7 +370,7 @@ def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, image_file):
 
 
 def test_a_second_run_on_the_same_checkpoint_is_refused_while_the_first_trains(tmp_path, image_file):
-    model = str(tmp_path / "planes_32x32_linear_4d_32h.pkl")
+    model = str(tmp_path / "planes_32x32_linear_4d_64h.pkl")
     with start("-i", image_file, "-d", "4", "-c", "0", "--output_dir", tmp_path) as first:
         first.wait_for(r"^cycle\s+1\b")
         second = cli("-m", model, "-c", "1", "--no_display")
@@ -437,7 +437,7 @@ def test_the_first_model_is_saved_before_tensorflow_loads(tmp_path, image_file):
     lines = result.stdout.splitlines()
     placed = next(i for i, line in enumerate(lines) if line.startswith("placed 3 lines"))
     assert lines[placed + 1] == "loading TensorFlow"
-    assert (tmp_path / "planes_32x32_linear_3d_32h_sketch.png").exists()
+    assert (tmp_path / "planes_32x32_linear_3d_64h_sketch.png").exists()
 
 
 def test_a_first_model_that_meets_the_target_ends_the_run_without_tensorflow(tmp_path, image_file):
@@ -449,10 +449,10 @@ def test_a_first_model_that_meets_the_target_ends_the_run_without_tensorflow(tmp
     result = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reached --target_psnr 10 dB with the first model" in result.stdout
-    saved = checkpoint.read(tmp_path / "planes_32x32_linear_3d_32h.pkl")
+    saved = checkpoint.read(tmp_path / "planes_32x32_linear_3d_64h.pkl")
     assert saved.training.cycle == 0 and saved.training.history.cycles[0].psnr >= 10
     # It resumes like any checkpoint: training goes on from it.
-    again = cli("-m", str(tmp_path / "planes_32x32_linear_3d_32h.pkl"), "-c", "1", "--no_display")
+    again = cli("-m", str(tmp_path / "planes_32x32_linear_3d_64h.pkl"), "-c", "1", "--no_display")
     assert again.returncode == 0 and "resuming at cycle 0" in again.stdout
 
 
