@@ -237,3 +237,24 @@ def test_a_trainer_goes_on_to_another_image_of_its_size_without_tracing_again(ha
     # Another size or another network does not fit.
     assert not reused.fits(config, discs[:32], fresh.to_model())
     assert not reused.fits(Config(type="linear", n_dividers=3, n_hidden=5, seed=0), discs, fresh.to_model())
+
+
+def test_the_psnr_training_reports_is_that_of_the_picture_drawn_not_of_a_soft_ramp():
+    from scalefree.model import ColourLayers, Model
+    from scalefree.shapes import Circles, Lines
+
+    # A circle of radius 500 whose edge runs down the middle of a 20-pixel frame: E = (d - r) / r
+    # changes by 0.2 / 1000 a pixel, so tanh(1000 E) ramps over several pixels, while the picture
+    # (each region one colour) has a hard edge. Reddish inside, bluish outside, in proportion to the
+    # unit's output; a line beside it adds nothing.
+    w1 = np.array([[0.0, 0.0], [-1.0, 1.0]], np.float32)
+    w2 = np.array([[4, 0, 0], [0, 0, 4]], np.float32)
+    groups = (Lines([[0.0, 0.5]], [0.0]), Circles([[500.0, 0.0]], [np.log(500.0)]))
+    model = Model(groups, ColourLayers(w1, np.zeros(2), w2, np.full(3, -2.0)), (20, 20))
+    picture = model.render()
+    assert len(np.unique(picture.reshape(-1, 3), axis=0)) == 2  # two regions, one colour each
+    soft = model.psnr(picture, hard=False)
+    assert soft < 30  # the network's function is far from its own picture along the ramp
+    trainer = Trainer(Config(type="mixed", n_dividers=2, n_hidden=2, seed=0), picture, model=model)
+    # It measures the picture: exact but for the picture's 8 bits (half a level at most: 54 dB or more).
+    assert psnr(trainer.evaluate()) > 50 > soft + 20

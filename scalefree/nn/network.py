@@ -9,7 +9,7 @@ distribute it.
 import numpy as np
 
 from ..model import ColourLayers, Model
-from ._tensorflow import keras
+from ._tensorflow import keras, tf
 from .layers import LAYERS
 
 
@@ -30,6 +30,24 @@ class Network:
         outputs = [layer(inputs) for layer in self.firsts]
         first = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="units")(outputs)
         self.keras = keras.Model(inputs, self.rgb(self.colour_units(first)), name=f"scalefree_{config.type}")
+
+    def drawn(self, x):
+        """RGB at points `x` of the picture the network's partition draws: each divider unit -1 or +1.
+
+        What renders, SVG and pages show (Model.render), as against the
+        network's own function, where tanh(sharpness E) of a circle of a
+        large radius changes over several pixels (E = (d - r) / r): a soft
+        ramp no drawing of the partition has. Dense units have no partition:
+        their function is their picture.
+        """
+        if not all(hasattr(layer, "excitation") for layer in self.firsts):
+            return self.keras(x, training=False)
+        sides = []
+        for layer in self.firsts:
+            e = layer.excitation(x)
+            sides.append(tf.where(e < 0, -tf.ones_like(e), tf.ones_like(e)))
+        first = sides[0] if len(sides) == 1 else tf.concat(sides, axis=1)
+        return self.rgb(self.colour_units(first))
 
     @classmethod
     def of(cls, config, model=None, dtype=None, groups=None):

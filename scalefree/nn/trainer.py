@@ -359,10 +359,14 @@ class Trainer:
 
     def _sse_fn(self, index):
         x, y = self.data.lookup(index)
-        return tf.reduce_sum(tf.square(tf.cast(self.network.keras(x, training=False) - y, tf.float64)))
+        return tf.reduce_sum(tf.square(tf.cast(self.network.drawn(x) - y, tf.float64)))
 
     def evaluate(self, chunk=PREDICT_CHUNK):
-        """Mean squared error of the network over the whole training image, a chunk at a time.
+        """Mean squared error over the whole training image of the picture the model draws, a chunk at a time.
+
+        The picture is the partition's (Network.drawn), what a render shows
+        and what the first model is measured by; training's loss is the
+        network's function, which a circle of a large radius makes soft.
 
         In a cluster each worker measures its band and the sums are added:
         every worker must call this at the same point.
