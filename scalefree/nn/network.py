@@ -40,7 +40,7 @@ class Network:
         ramp no drawing of the partition has. Dense units have no partition:
         their function is their picture.
         """
-        if not all(hasattr(layer, "excitation") for layer in self.firsts):
+        if not all(kind.partitions for kind in self.kinds):
             return self.keras(x, training=False)
         sides = []
         for layer in self.firsts:
