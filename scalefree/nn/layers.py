@@ -63,6 +63,11 @@ class _DividerLayer(keras.layers.Layer):
     def call(self, inputs):
         return sharp_sign(self.excitation(inputs), self.sharpness, self.gradient_sharpness)
 
+    def sides(self, inputs):
+        """-1 or +1: which side of each unit each point lies on, as the drawn partition has it (Dividers.sides)."""
+        e = self.excitation(inputs)
+        return tf.where(e < 0, -tf.ones_like(e), tf.ones_like(e))
+
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
 

@@ -42,10 +42,7 @@ class Network:
         """
         if not all(kind.partitions for kind in self.kinds):
             return self.keras(x, training=False)
-        sides = []
-        for layer in self.firsts:
-            e = layer.excitation(x)
-            sides.append(tf.where(e < 0, -tf.ones_like(e), tf.ones_like(e)))
+        sides = [layer.sides(x) for layer in self.firsts]
         first = sides[0] if len(sides) == 1 else tf.concat(sides, axis=1)
         return self.rgb(self.colour_units(first))
 

@@ -165,8 +165,8 @@ def choose_colour_units(table, choices, make_rng, within=AUTO_WITHIN, headroom=A
     miss, the most, and the rest are not tried. Tuning and measurements:
     bench/results/2026-12-02-colour-units.md.
     """
-    ordered = sorted(choices, reverse=True)
-    target = min(table.best_psnr(), AUTO_ENOUGH) - within
+    ordered, best = sorted(choices, reverse=True), table.best_psnr()
+    target = min(best, AUTO_ENOUGH) - within
     fits, fewest = {}, None
     for m in ordered:
         layers = fit_colour_layers(table, m, make_rng())
@@ -175,7 +175,7 @@ def choose_colour_units(table, choices, make_rng, within=AUTO_WITHIN, headroom=A
             break
         fewest = m
     tried = ", ".join(f"{m}: {fitted:.2f}" for m, (_, fitted) in sorted(fits.items()))
-    allowed = f"each region painted its own colour ({table.best_psnr():.2f} dB)"
+    allowed = f"each region painted its own colour ({best:.2f} dB)"
     if fewest is None:
         m = ordered[0]
         why = f"even {m} miss {allowed} by more than {within:g} dB: the most"
