@@ -66,8 +66,11 @@ def test_quick_benchmark_prints_every_table_and_column(tmp_path):
         low, high = (rate - 5e-3) * (seconds - 5e-4) * 1e6, (rate + 5e-3) * (seconds + 5e-4) * 1e6
         assert low * 0.9 <= photo.shape[0] * photo.shape[1] <= high * 1.1, row
         assert 0 < float(row["CPU (of all cores)"].rstrip("%")) <= 100
-        ratio = seconds / float(row["full-batch s/epoch"])
-        assert math.isclose(float(row["epoch / full-batch"]), ratio, rel_tol=0.2, abs_tol=0.1), row
+        # Both times are printed to a thousandth: at a few milliseconds that rounding alone moves their ratio
+        # by a quarter, so the printed ratio (from the unrounded times) must lie in the range the rounding allows.
+        full = float(row["full-batch s/epoch"])
+        ratio_low, ratio_high = (seconds - 5e-4) / (full + 5e-4), (seconds + 5e-4) / max(full - 5e-4, 1e-9)
+        assert ratio_low - 5e-3 <= float(row["epoch / full-batch"]) <= ratio_high + 5e-3, row
         marks = [float(v) for k, v in row.items() if k.startswith("PSNR@")]
         # From Keras's random start the first marks may sit below one flat colour; the last reaches it, to
         # within the few steps a loaded machine loses in a second (circles once ended 0.01 dB short at load 4).
